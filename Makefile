@@ -1,0 +1,47 @@
+# One command to run the platform, one to test it. Both install what they need first.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup run test lint unit integration bench stop status clean
+
+setup: $(STAMP)
+	@bash .ci/system-deps.sh
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	@touch $(STAMP)
+
+## The main job: stack up (Kafka, Spark, catalog, Dagster, API, generator), then the latest hours materialized.
+run: setup
+	$(BIN)/iot-platform stack up
+	$(BIN)/python -m iot_platform.main_job
+
+## Every test: lint, types, unit and integration tests against a real stack the tests start themselves.
+test: setup lint
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check iot_platform iot_platform_tests bench
+	$(BIN)/mypy iot_platform
+
+unit: setup
+	$(BIN)/pytest -m "not integration"
+
+integration: setup
+	$(BIN)/pytest -m integration
+
+bench: setup
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+status:
+	$(BIN)/iot-platform stack status
+
+stop:
+	$(BIN)/iot-platform stack down
+
+clean: stop
+	rm -rf .iot-platform/data .iot-platform/logs .iot-platform/run .iot-platform/test*

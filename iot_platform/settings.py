@@ -1,0 +1,287 @@
+"""The platform's settings: every value is an ``IOT_*`` environment variable, also read from ``.env``.
+
+One model for every process (stack CLI, generator, API, Dagster code location). Nothing here reads the
+environment at import time: call :func:`load_settings` (or build :class:`Settings` yourself).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from iot_platform.errors import ConfigurationError
+
+CATALOG_NAMESPACE = "iot"
+"""Iceberg namespace of every platform table."""
+
+
+class Profile(StrEnum):
+    """Where the Iceberg catalog and warehouse live."""
+
+    LOCAL = "local"
+    """Embedded: SQLite catalog file and a local warehouse folder under the state folder."""
+    POSTGRES_S3 = "postgres-s3"
+    """PostgreSQL catalog and an S3-compatible object store for the warehouse."""
+
+
+class Settings(BaseSettings):
+    """All platform settings. Field ``foo_bar`` is the environment variable ``IOT_FOO_BAR``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="IOT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+        populate_by_name=True,
+        env_ignore_empty=True,
+    )
+
+    # --- stack -------------------------------------------------------------------------------------------
+    profile: Profile = Field(Profile.LOCAL, description="Catalog profile: local or postgres-s3.")
+    state_dir: Path = Field(
+        Path(".iot-platform"),
+        description="Folder holding downloads (cache/), service data (data/), logs (logs/) and pid files (run/).",
+    )
+    cache_dir_override: Path | None = Field(
+        None, alias="IOT_CACHE_DIR", description="Download cache (default: <state_dir>/cache); share it between stacks."
+    )
+    bind_host: str = Field("127.0.0.1", description="Address every local service binds to.")
+    stack_start_timeout_s: float = Field(180.0, gt=0, description="How long `stack up` waits for each service.")
+    java_home: str | None = Field(None, description="JDK for Kafka and Spark (default: JAVA_HOME or `java` on PATH).")
+
+    # --- kafka -------------------------------------------------------------------------------------------
+    kafka_port: int = Field(9092, ge=1, le=65535, description="Kafka client listener port.")
+    kafka_controller_port: int = Field(9093, ge=1, le=65535, description="Kafka KRaft controller port.")
+    kafka_bootstrap_servers: str | None = Field(
+        None, description="Brokers clients use (default: bind_host:kafka_port of the local stack)."
+    )
+    kafka_topic: str = Field("sensor-raw", min_length=1, description="Topic the sensors publish to.")
+    kafka_partitions: int = Field(3, ge=1, le=1000, description="Partitions of the topic when the platform creates it.")
+    kafka_retention_hours: int = Field(168, ge=1, description="Retention of the topic when the platform creates it.")
+    kafka_heap_mb: int = Field(512, ge=128, description="Kafka broker JVM heap (MiB).")
+
+    # --- spark -------------------------------------------------------------------------------------------
+    spark_master_port: int = Field(7077, ge=1, le=65535, description="Spark master RPC port.")
+    spark_master_web_port: int = Field(8080, ge=1, le=65535, description="Spark master web UI / JSON port.")
+    spark_worker_web_port: int = Field(8081, ge=1, le=65535, description="Spark worker web UI port.")
+    spark_master_url: str | None = Field(None, description="spark://host:port (default: the local stack's master).")
+    spark_web_url: str | None = Field(None, description="Master web UI URL (default: the local stack's).")
+    spark_worker_cores: int = Field(2, ge=1, description="Cores the local worker offers.")
+    spark_worker_memory: str = Field("4g", pattern=r"^\d+[mMgG]$", description="Memory the local worker offers.")
+    spark_driver_memory: str = Field("1g", pattern=r"^\d+[mMgG]$", description="Driver memory of platform jobs.")
+    spark_executor_memory: str = Field("2g", pattern=r"^\d+[mMgG]$", description="Executor memory of platform jobs.")
+    spark_shuffle_partitions: int = Field(4, ge=1, description="spark.sql.shuffle.partitions of platform jobs.")
+
+    # --- catalog -----------------------------------------------------------------------------------------
+    catalog_name: str = Field(
+        "iot_catalog", min_length=1, description="Iceberg SQL catalog name (Spark and pyiceberg)."
+    )
+    postgres_host: str = Field("127.0.0.1", description="PostgreSQL host (postgres-s3 profile).")
+    postgres_port: int = Field(5433, ge=1, le=65535, description="PostgreSQL port (postgres-s3 profile).")
+    postgres_db: str = Field("iot_catalog", description="PostgreSQL database of the catalog.")
+    postgres_user: str = Field("iot", description="PostgreSQL role of the catalog.")
+    postgres_password: SecretStr | None = Field(None, description="PostgreSQL password (required for postgres-s3).")
+    s3_endpoint: str | None = Field(None, description="S3 endpoint URL (default: the local stack's object store).")
+    s3_port: int = Field(9000, ge=1, le=65535, description="Local S3-compatible object store port.")
+    s3_bucket: str = Field("iot-warehouse", description="Bucket holding the Iceberg warehouse.")
+    s3_region: str = Field("us-east-1", description="S3 region.")
+    s3_access_key: str | None = Field(None, description="S3 access key (required for postgres-s3).")
+    s3_secret_key: SecretStr | None = Field(None, description="S3 secret key (required for postgres-s3).")
+
+    # --- dagster -----------------------------------------------------------------------------------------
+    dagster_port: int = Field(3000, ge=1, le=65535, description="Dagster webserver port.")
+    dagster_url: str | None = Field(None, description="Dagster webserver URL (default: the local stack's).")
+    partitions_start: dt.date = Field(dt.date(2025, 1, 1), description="First hourly_stats partition (UTC).")
+    schedule_grace_minutes: int = Field(10, ge=0, le=59, description="Minutes after the hour the schedule runs.")
+    ingest_interval_minutes: int = Field(5, ge=1, le=60, description="Ingestion schedule interval.")
+    sensor_raw_observe_seconds: int = Field(60, ge=5, description="How often the Kafka topic is observed.")
+    late_data_horizon_hours: int = Field(48, ge=1, description="Late readings re-open hours up to this age.")
+    rejected_ratio_warn: float = Field(0.05, ge=0, le=1, description="Rejected/valid ratio that warns.")
+    spark_health_interval_s: int = Field(30, ge=5, description="How often the Spark master is polled.")
+    spark_min_workers: int = Field(1, ge=0, description="Alive workers below this fail the health check.")
+    spark_max_app_wait_s: int = Field(300, ge=1, description="An app waiting for cores longer than this fails.")
+    run_failure_webhook_url: str | None = Field(None, description="Optional URL that receives failed-run reports.")
+
+    # --- api ---------------------------------------------------------------------------------------------
+    api_port: int = Field(8000, ge=1, le=65535, description="REST API port.")
+    api_url: str | None = Field(None, description="REST API URL (default: the local stack's).")
+    api_token: SecretStr | None = Field(None, description="Bearer token for mutating API calls.")
+    api_cors_origins: str = Field("", description="Comma-separated origins allowed by CORS.")
+    api_max_range_hours: int = Field(24 * 31, ge=1, description="Largest partition range one submit may ask for.")
+
+    # --- generator ---------------------------------------------------------------------------------------
+    generator_sensors_file: Path | None = Field(None, description="YAML sensor set (default: the built-in set).")
+    generator_interval_s: float = Field(0.5, gt=0, description="Seconds between readings of one sensor.")
+    generator_enabled: bool = Field(True, description="Whether `stack up` starts the generator.")
+    generator_status_interval_s: float = Field(10.0, gt=0, description="Seconds between generator status lines.")
+
+    @field_validator("state_dir")
+    @classmethod
+    def _absolute_state_dir(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _check_profile(self) -> Settings:
+        ports = {
+            "IOT_KAFKA_PORT": self.kafka_port,
+            "IOT_KAFKA_CONTROLLER_PORT": self.kafka_controller_port,
+            "IOT_SPARK_MASTER_PORT": self.spark_master_port,
+            "IOT_SPARK_MASTER_WEB_PORT": self.spark_master_web_port,
+            "IOT_SPARK_WORKER_WEB_PORT": self.spark_worker_web_port,
+            "IOT_DAGSTER_PORT": self.dagster_port,
+            "IOT_API_PORT": self.api_port,
+        }
+        if self.profile is Profile.POSTGRES_S3:
+            ports["IOT_POSTGRES_PORT"] = self.postgres_port
+            ports["IOT_S3_PORT"] = self.s3_port
+            missing = [
+                name
+                for name, value in (
+                    ("IOT_POSTGRES_PASSWORD", self.postgres_password),
+                    ("IOT_S3_ACCESS_KEY", self.s3_access_key),
+                    ("IOT_S3_SECRET_KEY", self.s3_secret_key),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"profile postgres-s3 needs {', '.join(missing)} (no defaults for secrets)")
+        seen: dict[int, str] = {}
+        for name, port in ports.items():
+            if port in seen:
+                raise ValueError(f"{name} and {seen[port]} both use port {port}")
+            seen[port] = name
+        return self
+
+    # --- derived values ----------------------------------------------------------------------------------
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap_servers or f"{self.bind_host}:{self.kafka_port}"
+
+    @property
+    def master_url(self) -> str:
+        return self.spark_master_url or f"spark://{self.bind_host}:{self.spark_master_port}"
+
+    @property
+    def master_web_url(self) -> str:
+        return (self.spark_web_url or f"http://{self.bind_host}:{self.spark_master_web_port}").rstrip("/")
+
+    @property
+    def dagster_web_url(self) -> str:
+        return (self.dagster_url or f"http://{self.bind_host}:{self.dagster_port}").rstrip("/")
+
+    @property
+    def api_base_url(self) -> str:
+        return (self.api_url or f"http://{self.bind_host}:{self.api_port}").rstrip("/")
+
+    @property
+    def s3_endpoint_url(self) -> str:
+        return (self.s3_endpoint or f"http://{self.bind_host}:{self.s3_port}").rstrip("/")
+
+    @property
+    def cache_dir(self) -> Path:
+        if self.cache_dir_override is not None:
+            return self.cache_dir_override.expanduser().resolve()
+        return self.state_dir / "cache"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.state_dir / "data"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.state_dir / "run"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.data_dir / "dagster"
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [origin.strip() for origin in self.api_cors_origins.split(",") if origin.strip()]
+
+    def catalog_properties(self) -> dict[str, str]:
+        """Properties for ``pyiceberg.catalog.load_catalog(catalog_name, **properties)``.
+
+        The single place that maps a profile to a catalog: Spark's JDBC catalog is derived from it too.
+        """
+        if self.profile is Profile.LOCAL:
+            catalog_db = self.data_dir / "catalog" / "catalog.db"
+            return {
+                "type": "sql",
+                "uri": f"sqlite:///{catalog_db}?timeout=30",
+                "warehouse": (self.data_dir / "warehouse").as_uri(),
+            }
+        assert self.postgres_password is not None and self.s3_secret_key is not None
+        return {
+            "type": "sql",
+            "uri": (
+                f"postgresql+psycopg2://{self.postgres_user}:{self.postgres_password.get_secret_value()}"
+                f"@{self.postgres_host}:{self.postgres_port}/{self.postgres_db}"
+            ),
+            "warehouse": f"s3://{self.s3_bucket}/warehouse",
+            "s3.endpoint": self.s3_endpoint_url,
+            "s3.access-key-id": self.s3_access_key or "",
+            "s3.secret-access-key": self.s3_secret_key.get_secret_value(),
+            "s3.region": self.s3_region,
+            "s3.path-style-access": "true",
+        }
+
+    def spark_catalog_conf(self) -> dict[str, str]:
+        """Spark settings that mount the same Iceberg catalog as :meth:`catalog_properties`."""
+        prefix = f"spark.sql.catalog.{self.catalog_name}"
+        conf = {
+            "spark.sql.extensions": "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
+            prefix: "org.apache.iceberg.spark.SparkCatalog",
+            f"{prefix}.type": "jdbc",
+        }
+        if self.profile is Profile.LOCAL:
+            props = self.catalog_properties()
+            conf[f"{prefix}.uri"] = "jdbc:sqlite:" + props["uri"].removeprefix("sqlite:///").split("?")[0]
+            conf[f"{prefix}.jdbc.busy_timeout"] = "30000"
+            conf[f"{prefix}.warehouse"] = props["warehouse"]
+            return conf
+        assert self.postgres_password is not None and self.s3_secret_key is not None
+        conf.update(
+            {
+                f"{prefix}.uri": f"jdbc:postgresql://{self.postgres_host}:{self.postgres_port}/{self.postgres_db}",
+                f"{prefix}.jdbc.user": self.postgres_user,
+                f"{prefix}.jdbc.password": self.postgres_password.get_secret_value(),
+                f"{prefix}.warehouse": f"s3://{self.s3_bucket}/warehouse",
+                f"{prefix}.io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
+                f"{prefix}.s3.endpoint": self.s3_endpoint_url,
+                f"{prefix}.s3.path-style-access": "true",
+                f"{prefix}.s3.access-key-id": self.s3_access_key or "",
+                f"{prefix}.s3.secret-access-key": self.s3_secret_key.get_secret_value(),
+                f"{prefix}.client.region": self.s3_region,
+            }
+        )
+        return conf
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings from the environment and ``.env``, turning validation errors into one clear line.
+
+    Raises:
+        ConfigurationError: a variable is missing or has a bad value; the message names it.
+    """
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = ".".join(str(part) for part in err["loc"])
+            name = f"IOT_{loc.upper()}" if loc else "settings"
+            problems.append(f"{name}: {err['msg']}")
+        raise ConfigurationError("; ".join(problems)) from None
