@@ -50,7 +50,9 @@ def main() -> None:
                 stack.down()
         warm = min(warm_runs)
         print(f"stack up cold (empty cache, new state): {cold:6.1f} s")
-        print(f"stack up warm (cached, formatted):      {warm:6.1f} s  (runs: {', '.join(f'{w:.1f}' for w in warm_runs)})")
+        print(
+            f"stack up warm (cached, formatted):      {warm:6.1f} s  (runs: {', '.join(f'{w:.1f}' for w in warm_runs)})"
+        )
         print(f"warm/cold ratio: {warm / cold:.2f}   target warm <= 60 s: {'met' if warm <= 60 else 'MISSED'}")
     finally:
         shutil.rmtree(root, ignore_errors=True)
