@@ -99,6 +99,7 @@ class Settings(BaseSettings):
     dagster_url: str | None = Field(None, description="Dagster webserver URL (default: the local stack's).")
     partitions_start: dt.date = Field(dt.date(2025, 1, 1), description="First hourly_stats partition (UTC).")
     schedule_grace_minutes: int = Field(10, ge=0, le=59, description="Minutes after the hour the schedule runs.")
+    schedules_enabled: bool = Field(True, description="Whether the ingestion and hourly schedules start running.")
     ingest_interval_minutes: int = Field(5, ge=1, le=60, description="Ingestion schedule interval.")
     sensor_raw_observe_seconds: int = Field(60, ge=5, description="How often the Kafka topic is observed.")
     late_data_horizon_hours: int = Field(48, ge=1, description="Late readings re-open hours up to this age.")

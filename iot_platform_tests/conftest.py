@@ -6,9 +6,11 @@ defaults) and shares the download cache. It is started once per session and stop
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -29,18 +31,45 @@ TEST_PORTS = {
 }
 
 
+SLOT_COUNT = 4
+PORT_STEP = 5
+"""Test sessions running at once on one machine (CI, a developer) each take a slot: ports shift by slot * step."""
+
+
+def _acquire_slot() -> tuple[int, IO[str]]:
+    for slot in range(SLOT_COUNT):
+        handle = open(f"/tmp/iot-platform-test-slot-{slot}.lock", "w")  # noqa: SIM115 - held for the session
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        return slot, handle
+    raise RuntimeError(f"all {SLOT_COUNT} test slots are taken by other test sessions on this machine")
+
+
+SLOT, _SLOT_LOCK = _acquire_slot()
+
+
 def test_settings(state_name: str = "test", **overrides: object) -> Settings:
-    """Settings of a test stack: its own state folder under the repo's, the shared cache, test ports."""
+    """Settings of a test stack: its own state folder under the repo's, the shared cache, test ports.
+
+    Every port (the defaults here and any override) is shifted by this session's slot.
+    """
     base = Path(os.environ.get("IOT_STATE_DIR", REPO_ROOT / ".iot-platform"))
     cache = Path(os.environ.get("IOT_CACHE_DIR", base / "cache"))
     values: dict[str, object] = {
-        "state_dir": base / state_name,
+        "state_dir": base / (state_name if SLOT == 0 else f"{state_name}-slot{SLOT}"),
         "IOT_CACHE_DIR": cache,
         "generator_enabled": False,
+        "schedules_enabled": False,
         "api_token": "test-token",
         **TEST_PORTS,
     }
     values.update(overrides)
+    for key, value in list(values.items()):
+        if key.endswith("_port") and isinstance(value, int):
+            values[key] = value + SLOT * PORT_STEP
     return load_settings(**values)
 
 

@@ -13,6 +13,17 @@ from iot_platform.settings import Profile, Settings, load_settings
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _no_platform_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Settings come from the environment: start each test from none (a test stack may have exported some)."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("IOT_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)  # and no .env file
+
+
 def _variables() -> set[str]:
     return {field.alias or f"IOT_{name.upper()}" for name, field in Settings.model_fields.items()}
 

@@ -43,13 +43,8 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
 
 
 def _jars_for(settings: Settings) -> list[str]:
-    """Jars the application ships to executors; the large S3 bundle only where the warehouse is on S3."""
-    from iot_platform.settings import Profile
-
-    jars = artifacts.spark_jars(settings.cache_dir)
-    if settings.profile is Profile.LOCAL:
-        jars = [jar for jar in jars if "iceberg-aws-bundle" not in jar]
-    return jars
+    """Jars of every application: the S3 bundle too, since a driver JVM keeps the jars of its first session."""
+    return artifacts.spark_jars(settings.cache_dir)
 
 
 @contextmanager

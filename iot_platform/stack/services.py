@@ -773,7 +773,8 @@ def write_dagster_yaml(settings: Settings) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     config: dict[str, object] = {
         "telemetry": {"enabled": False},
-        "concurrency": {"runs": {"max_concurrent_runs": 1}},
+        "concurrency": {"runs": {"max_concurrent_runs": 1}, "pools": {"default_limit": 1}},
+        "freshness": {"enabled": True},
         "run_monitoring": {"enabled": True, "poll_interval_seconds": 30},
         "sensors": {"use_threads": True, "num_workers": 4},
         "schedules": {"use_threads": True, "num_workers": 2},

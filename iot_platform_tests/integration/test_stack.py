@@ -41,10 +41,14 @@ def test_status_json_lists_every_service_healthy_with_endpoints(stack_settings: 
     result = _cli(stack_settings, "stack", "status", "--json")
     assert result.returncode == 0, result.stdout + result.stderr
     doc = json.loads(result.stdout)
-    assert doc["kafka"] == {"bootstrap_servers": "127.0.0.1:39092", "topic": "sensor-raw"}
-    assert doc["spark"] == {"master_url": "spark://127.0.0.1:37077", "web_url": "http://127.0.0.1:38080"}
-    assert doc["dagster"]["url"] == "http://127.0.0.1:33000"
-    assert doc["api"]["url"] == "http://127.0.0.1:38000"
+    s = stack_settings
+    assert doc["kafka"] == {"bootstrap_servers": f"127.0.0.1:{s.kafka_port}", "topic": "sensor-raw"}
+    assert doc["spark"] == {
+        "master_url": f"spark://127.0.0.1:{s.spark_master_port}",
+        "web_url": f"http://127.0.0.1:{s.spark_master_web_port}",
+    }
+    assert doc["dagster"]["url"] == f"http://127.0.0.1:{s.dagster_port}"
+    assert doc["api"]["url"] == f"http://127.0.0.1:{s.api_port}"
     assert {"kafka", "spark-master", "spark-worker", "catalog"} <= set(doc["services"])
     assert {name: info["state"] for name, info in doc["services"].items() if name != "generator"} == {
         name: "healthy" for name in doc["services"] if name != "generator"
@@ -153,11 +157,11 @@ def test_up_is_idempotent_data_persists_and_down_leaves_no_process() -> None:
 def test_port_in_use_is_one_clear_line() -> None:
     settings = test_settings("portclash", kafka_port=39292, kafka_controller_port=39293)
     with socket.socket() as blocker:
-        blocker.bind(("127.0.0.1", 39292))
+        blocker.bind(("127.0.0.1", settings.kafka_port))
         blocker.listen()
         with pytest.raises(PortInUse, match="IOT_KAFKA_PORT"):
             Stack(settings).up(only=["kafka"])
         result = _cli(settings, "stack", "up", "--service", "kafka")
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0
-    assert "port 39292" in result.stderr and "IOT_KAFKA_PORT" in result.stderr
+    assert f"port {settings.kafka_port}" in result.stderr and "IOT_KAFKA_PORT" in result.stderr
