@@ -1,0 +1,41 @@
+"""The platform's Dagster definitions, loaded by ``workspace.yaml`` (``dagster dev -w workspace.yaml``)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from iot_platform.assets.hourly_stats import build_hourly_stats_asset
+from iot_platform.assets.sensor_raw import sensor_raw_asset
+from iot_platform.assets.sensor_readings import ingest_readings
+from iot_platform.cluster_definitions import cluster_health_definitions
+from iot_platform.jobs import HOURLY_STATS_JOB, hourly_stats_job, ingest_job
+from iot_platform.partitions import hourly_partitions
+from iot_platform.resources.iceberg import IcebergResource
+from iot_platform.resources.kafka import KafkaResource
+from iot_platform.resources.spark import SparkResource
+from iot_platform.schedules import build_schedules
+from iot_platform.sensors.late_data import build_late_data_sensor
+from iot_platform.sensors.sensor_raw_observer import build_sensor_raw_observer
+from iot_platform.settings import Settings, load_settings
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """Every asset, check, job, schedule, sensor and resource of the platform for the given settings."""
+    pipeline = dg.Definitions(
+        assets=[
+            sensor_raw_asset(settings),
+            ingest_readings,
+            build_hourly_stats_asset(settings, hourly_partitions(settings.partitions_start)),
+        ],
+        jobs=[ingest_job, hourly_stats_job],
+        schedules=build_schedules(settings),
+        sensors=[build_sensor_raw_observer(settings), build_late_data_sensor(settings, HOURLY_STATS_JOB)],
+        resources={"spark": SparkResource(), "kafka": KafkaResource(), "iceberg": IcebergResource()},
+    )
+    return dg.Definitions.merge(pipeline, cluster_health_definitions(settings))
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """Built when Dagster loads the code location, from the ``IOT_*`` settings of that process."""
+    return build_definitions(load_settings())

@@ -1,0 +1,304 @@
+"""Exactly-once ingestion: Kafka offsets -> ``iot.sensor_readings`` and ``iot.rejected_readings`` on Spark.
+
+Each run reads from the offsets recorded in the current ``sensor_readings`` snapshot summary to the end of every
+partition, and commits the new valid rows together with the new offsets in one Iceberg snapshot. A run that
+fails anywhere before that commit leaves the offsets where they were, so the next run reads the same records
+again; rows already stored (same sensor and event time) and rejected records already stored (same topic,
+partition and offset) are not written twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from iot_platform import offsets, tables
+from iot_platform.errors import IngestionError
+from iot_platform.resources.iceberg import load_catalog
+from iot_platform.resources.kafka import topic_watermarks
+
+if TYPE_CHECKING:
+    from pyiceberg.table import Table
+    from pyspark.sql import SparkSession
+
+    from iot_platform.settings import Settings
+
+RUN_ID_PROPERTY = "iot.dagster-run-id"
+"""Snapshot-summary key naming the Dagster run that committed a snapshot."""
+
+
+@dataclass
+class IngestionResult:
+    """What one ingestion run did, for the run's metadata and for the late-data sensor."""
+
+    readings_in: int = 0
+    stored: int = 0
+    duplicates_in_batch: int = 0
+    duplicates_already_stored: int = 0
+    rejected: int = 0
+    rejected_already_stored: int = 0
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    ranges: list[dict[str, int]] = field(default_factory=list)
+    gaps: list[dict[str, int]] = field(default_factory=list)
+    readings_per_hour: dict[str, int] = field(default_factory=dict)
+    """Stored readings per event-time hour (``%Y-%m-%d-%H:00`` partition keys)."""
+    snapshot_id: int | None = None
+    next_offsets: dict[int, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def hours_touched(self) -> list[str]:
+        return sorted(self.readings_per_hour)
+
+
+def committed_offsets(table: Table, topic: str) -> tuple[dict[int, int], int | None]:
+    """Offsets recorded in the newest snapshot (walking back from the current one) that carries them."""
+    snapshot = table.current_snapshot()
+    current_id = snapshot.snapshot_id if snapshot is not None else None
+    while snapshot is not None:
+        summary = snapshot.summary
+        value = summary.additional_properties.get(offsets.SUMMARY_KEY) if summary is not None else None
+        if value:
+            return offsets.decode_summary(value, topic), current_id
+        parent = snapshot.parent_snapshot_id
+        snapshot = table.snapshot_by_id(parent) if parent is not None else None
+    return {}, current_id
+
+
+def _hour_key(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d-%H:00")
+
+
+def run_ingestion(
+    spark: SparkSession,
+    settings: Settings,
+    run_id: str,
+    *,
+    allow_retention_gap: bool = False,
+    log: Callable[[str], None] = print,
+) -> IngestionResult:
+    """Ingest everything new on the topic. See the module docstring for the guarantees.
+
+    Args:
+        spark: A session on the platform's master with the catalog mounted.
+        settings: Platform settings (Kafka, topic, catalog).
+        run_id: The Dagster run id, recorded in the snapshot summary.
+        allow_retention_gap: Proceed when Kafka already deleted offsets the platform never read (recorded in the
+            result); without it such a gap stops the run.
+        log: Progress lines.
+
+    Returns:
+        Counts, offsets and hours touched.
+
+    Raises:
+        IngestionError: offsets were lost to retention (and not allowed), or another run committed meanwhile.
+        ServiceUnavailable: Kafka or the catalog cannot be reached.
+    """
+    from pyspark.sql import functions as F
+
+    from iot_platform.transforms.readings import dedupe_readings, parse_readings, split_valid_rejected
+
+    began = time.monotonic()
+    topic = settings.kafka_topic
+    tables.ensure_tables(spark, tables.SENSOR_READINGS, tables.REJECTED_READINGS)
+    catalog = load_catalog(settings)
+    readings_table = catalog.load_table(tables.SENSOR_READINGS)
+    committed, snapshot_before = committed_offsets(readings_table, topic)
+    the_plan = offsets.plan(topic, committed, topic_watermarks(settings.bootstrap_servers, topic))
+    result = IngestionResult(
+        ranges=[{"partition": r.partition, "start": r.start, "end": r.end} for r in the_plan.ranges],
+        gaps=[{"partition": g.partition, "from": g.expected, "to": g.available, "lost": g.lost} for g in the_plan.gaps],
+        next_offsets=offsets.merged_offsets(committed, the_plan.ranges),
+        snapshot_id=snapshot_before,
+    )
+    if the_plan.gaps:
+        described = "; ".join(
+            f"partition {g.partition}: offsets {g.expected}..{g.available - 1} ({g.lost} records)"
+            for g in the_plan.gaps
+        )
+        message = f"Kafka deleted records of {topic} before they were ingested (retention): {described}"
+        if not allow_retention_gap:
+            raise IngestionError(
+                f"{message}. Nothing was written. To accept the loss and continue from the oldest record Kafka "
+                "still has, run ingestion with config allow_retention_gap: true"
+            )
+        log(f"WARNING {message}; continuing as allowed")
+    if the_plan.total == 0 and not the_plan.gaps:
+        log(f"no new records on {topic} since the last ingestion")
+        result.seconds = time.monotonic() - began
+        return result
+
+    log(
+        f"reading {the_plan.total} records of {topic}: "
+        + ", ".join(f"p{r.partition} [{r.start},{r.end})" for r in the_plan.ranges)
+    )
+    reader = spark.read.format("kafka").option("kafka.bootstrap.servers", settings.bootstrap_servers)
+    reader = reader.option("failOnDataLoss", "true")
+    reading = [r for r in the_plan.ranges if r.count > 0]
+    if reading:
+        reader = reader.option("assign", json.dumps({topic: [r.partition for r in reading]}))
+        for key, value in the_plan.spark_options().items():
+            reader = reader.option(key, value)
+        raw = reader.load()
+        # Kafka partitions map to Spark tasks; split large partitions so both cores work on a backlog.
+        raw = raw.repartition(max(2, settings.spark_shuffle_partitions)) if the_plan.total > 200_000 else raw
+    else:
+        raw = spark.createDataFrame(
+            [], "key binary, value binary, topic string, partition int, offset long, timestamp timestamp"
+        )
+    now = dt.datetime.now(dt.UTC)
+    from pyspark import StorageLevel
+
+    parsed = parse_readings(raw).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        valid, rejected = split_valid_rejected(parsed, rejected_at=now)
+        counts = {
+            row["reason"] or "": row["n"]
+            for row in parsed.groupBy("reason").agg(F.count(F.lit(1)).alias("n")).collect()
+        }
+        result.readings_in = sum(counts.values())
+        valid_count = counts.pop("", 0)
+        result.rejected_by_reason = dict(sorted(counts.items()))
+        result.rejected = sum(counts.values())
+
+        # 1. Rejected records first: keyed by (topic, partition, offset), so a retried run stores each once.
+        if result.rejected:
+            tables.ensure_tables(spark, tables.REJECTED_READINGS)
+            stored_rejects = spark.table(tables.REJECTED_READINGS).where(
+                _offset_filter(topic, reading, prefix="kafka_")
+            )
+            new_rejects = (
+                rejected.withColumnRenamed("topic", "kafka_topic")
+                .withColumnRenamed("partition", "kafka_partition")
+                .withColumnRenamed("offset", "kafka_offset")
+                .join(
+                    stored_rejects.select("kafka_topic", "kafka_partition", "kafka_offset"),
+                    ["kafka_topic", "kafka_partition", "kafka_offset"],
+                    "left_anti",
+                )
+                .select(
+                    "raw_payload", "kafka_topic", "kafka_partition", "kafka_offset", "reason", "detail", "rejected_at"
+                )
+                .persist(StorageLevel.MEMORY_AND_DISK)
+            )
+            fresh_rejects = new_rejects.count()
+            result.rejected_already_stored = result.rejected - fresh_rejects
+            if fresh_rejects:
+                (
+                    new_rejects.writeTo(tables.REJECTED_READINGS)
+                    .option(f"snapshot-property.{RUN_ID_PROPERTY}", run_id)
+                    .append()
+                )
+            new_rejects.unpersist()
+
+        # 2. Valid readings: one per (sensor_id, event_time), in the batch and against the stored hours.
+        unique = dedupe_readings(valid).persist(StorageLevel.MEMORY_AND_DISK)
+        unique_count = unique.count()
+        result.duplicates_in_batch = valid_count - unique_count
+        new_rows = unique
+        if unique_count:
+            bounds = unique.agg(F.min("event_time").alias("lo"), F.max("event_time").alias("hi")).collect()[0]
+            stored = (
+                spark.table(tables.SENSOR_READINGS)
+                .where((F.col("event_time") >= F.lit(bounds["lo"])) & (F.col("event_time") <= F.lit(bounds["hi"])))
+                .select("sensor_id", "event_time")
+            )
+            new_rows = unique.join(stored, ["sensor_id", "event_time"], "left_anti")
+        new_rows = new_rows.select(
+            "sensor_id",
+            "sensor_type",
+            "location",
+            "value",
+            "unit",
+            "event_time",
+            F.col("topic").alias("kafka_topic"),
+            F.col("partition").alias("kafka_partition"),
+            F.col("offset").alias("kafka_offset"),
+            F.lit(now).cast("timestamp").alias("ingested_at"),
+        ).persist(StorageLevel.MEMORY_AND_DISK)
+        per_hour = (
+            new_rows.groupBy(F.date_trunc("hour", "event_time").alias("hour"))
+            .agg(F.count(F.lit(1)).alias("n"))
+            .collect()
+        )
+        result.readings_per_hour = {_hour_key(_as_utc(row["hour"])): int(row["n"]) for row in per_hour}
+        result.stored = sum(result.readings_per_hour.values())
+        result.duplicates_already_stored = unique_count - result.stored
+
+        # 3. Offsets and rows in one snapshot; refuse if another run committed since this one planned.
+        readings_table.refresh()
+        current = readings_table.current_snapshot()
+        if (current.snapshot_id if current is not None else None) != snapshot_before:
+            raise IngestionError(
+                f"another run committed to {tables.SENSOR_READINGS} while this one ran; nothing was written "
+                "by this run's readings step; run ingestion again"
+            )
+        summary = offsets.encode_summary(topic, result.next_offsets)
+        (
+            new_rows.sortWithinPartitions("event_time")
+            .writeTo(tables.SENSOR_READINGS)
+            .option(f"snapshot-property.{offsets.SUMMARY_KEY}", summary)
+            .option(f"snapshot-property.{RUN_ID_PROPERTY}", run_id)
+            .append()
+        )
+        new_rows.unpersist()
+        unique.unpersist()
+    finally:
+        parsed.unpersist()
+
+    readings_table.refresh()
+    after, result.snapshot_id = committed_offsets(readings_table, topic)
+    if after != result.next_offsets:
+        raise IngestionError(
+            f"{tables.SENSOR_READINGS}: the commit did not record the offsets (found {after}, expected "
+            f"{result.next_offsets}); check the table's snapshots"
+        )
+    result.seconds = time.monotonic() - began
+    log(
+        f"ingested {result.readings_in} records in {result.seconds:.1f}s: {result.stored} stored, "
+        f"{result.duplicates_in_batch + result.duplicates_already_stored} duplicates, {result.rejected} rejected"
+    )
+    return result
+
+
+def _as_utc(value: dt.datetime) -> dt.datetime:
+    # PySpark returns naive datetimes in the session time zone, which the platform sets to UTC.
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _offset_filter(topic: str, ranges: list[offsets.PartitionRange], prefix: str = "") -> Any:
+    from pyspark.sql import functions as F
+
+    condition = F.lit(False)
+    for r in ranges:
+        condition = condition | (
+            (F.col(f"{prefix}topic") == topic)
+            & (F.col(f"{prefix}partition") == r.partition)
+            & (F.col(f"{prefix}offset") >= r.start)
+            & (F.col(f"{prefix}offset") < r.end)
+        )
+    return condition
+
+
+def result_metadata(result: IngestionResult) -> dict[str, Any]:
+    """Numbers the Dagster UI shows (and plots) for an ingestion run."""
+    return {
+        "readings_in": result.readings_in,
+        "stored": result.stored,
+        "duplicates_dropped": result.duplicates_in_batch + result.duplicates_already_stored,
+        "duplicates_in_batch": result.duplicates_in_batch,
+        "duplicates_already_stored": result.duplicates_already_stored,
+        "rejected": result.rejected,
+        "rejected_by_reason": result.rejected_by_reason,
+        "offset_ranges": result.ranges,
+        "next_offsets": {str(p): o for p, o in sorted(result.next_offsets.items())},
+        "retention_gaps": result.gaps,
+        "hours_touched": result.hours_touched,
+        "readings_per_hour": result.readings_per_hour,
+        "snapshot_id": str(result.snapshot_id) if result.snapshot_id is not None else "",
+        "seconds": round(result.seconds, 2),
+    }

@@ -1,0 +1,25 @@
+"""Jobs of the platform. Spark jobs run in process: one Spark application per run."""
+
+from __future__ import annotations
+
+from dagster import AssetSelection, define_asset_job, in_process_executor
+
+from iot_platform.assets.hourly_stats import HOURLY_STATS
+from iot_platform.assets.sensor_readings import REJECTED_READINGS, SENSOR_READINGS
+
+INGEST_JOB = "ingest_job"
+HOURLY_STATS_JOB = "hourly_stats_job"
+
+ingest_job = define_asset_job(
+    INGEST_JOB,
+    selection=AssetSelection.assets(SENSOR_READINGS, REJECTED_READINGS),
+    description="Ingest new Kafka records into iot.sensor_readings / iot.rejected_readings (exactly once).",
+    executor_def=in_process_executor,
+)
+
+hourly_stats_job = define_asset_job(
+    HOURLY_STATS_JOB,
+    selection=AssetSelection.assets(HOURLY_STATS),
+    description="Ingest what is new, then rebuild the hourly statistics of the run's hour(s).",
+    executor_def=in_process_executor,
+)

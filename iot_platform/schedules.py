@@ -1,0 +1,31 @@
+"""Schedules: ingestion every few minutes; hourly_stats for the previous hour after a grace period."""
+
+from __future__ import annotations
+
+from dagster import DefaultScheduleStatus, ScheduleDefinition, build_schedule_from_partitioned_job
+
+from iot_platform.jobs import hourly_stats_job, ingest_job
+from iot_platform.settings import Settings
+
+
+def build_schedules(settings: Settings) -> list:  # type: ignore[type-arg]
+    """``ingest_schedule`` and ``hourly_stats_schedule`` (running unless ``IOT_SCHEDULES_ENABLED=false``)."""
+    status = DefaultScheduleStatus.RUNNING if settings.schedules_enabled else DefaultScheduleStatus.STOPPED
+    ingest = ScheduleDefinition(
+        name="ingest_schedule",
+        job=ingest_job,
+        cron_schedule=f"*/{settings.ingest_interval_minutes} * * * *",
+        execution_timezone="UTC",
+        default_status=status,
+        description=f"Ingests new readings every {settings.ingest_interval_minutes} minutes.",
+    )
+    hourly = build_schedule_from_partitioned_job(
+        hourly_stats_job,
+        name="hourly_stats_schedule",
+        minute_of_hour=settings.schedule_grace_minutes,
+        default_status=status,
+        description=(
+            f"At minute {settings.schedule_grace_minutes} of every hour: ingests, then builds the previous hour."
+        ),
+    )
+    return [ingest, hourly]

@@ -1,0 +1,76 @@
+"""The platform's Iceberg tables (namespace ``iot``): names and definitions, created on first use."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+SENSOR_READINGS = "iot.sensor_readings"
+REJECTED_READINGS = "iot.rejected_readings"
+HOURLY_STATS = "iot.hourly_stats"
+
+_PROPERTIES = (
+    "'format-version'='2', 'write.parquet.compression-codec'='zstd', "
+    "'write.metadata.delete-after-commit.enabled'='true', 'write.metadata.previous-versions-max'='50'"
+)
+
+DDL = {
+    SENSOR_READINGS: f"""
+        CREATE TABLE IF NOT EXISTS {SENSOR_READINGS} (
+            sensor_id string NOT NULL COMMENT 'sensor, e.g. TEMP-001',
+            sensor_type string NOT NULL,
+            location string NOT NULL,
+            value double NOT NULL,
+            unit string NOT NULL,
+            event_time timestamp NOT NULL COMMENT 'event time of the reading (UTC)',
+            kafka_topic string NOT NULL,
+            kafka_partition int NOT NULL,
+            kafka_offset bigint NOT NULL,
+            ingested_at timestamp NOT NULL
+        ) USING iceberg
+        PARTITIONED BY (hours(event_time))
+        COMMENT 'Every valid, de-duplicated sensor reading; snapshot summaries hold the Kafka offsets consumed'
+        TBLPROPERTIES ({_PROPERTIES})
+    """,
+    REJECTED_READINGS: f"""
+        CREATE TABLE IF NOT EXISTS {REJECTED_READINGS} (
+            raw_payload string COMMENT 'the record value as received (UTF-8, invalid bytes replaced)',
+            kafka_topic string NOT NULL,
+            kafka_partition int NOT NULL,
+            kafka_offset bigint NOT NULL,
+            reason string NOT NULL COMMENT 'reason code, see the README',
+            detail string,
+            rejected_at timestamp NOT NULL
+        ) USING iceberg
+        PARTITIONED BY (days(rejected_at))
+        COMMENT 'Every malformed Kafka record with the reason it was rejected'
+        TBLPROPERTIES ({_PROPERTIES})
+    """,
+    HOURLY_STATS: f"""
+        CREATE TABLE IF NOT EXISTS {HOURLY_STATS} (
+            window_start timestamp NOT NULL COMMENT 'start of the UTC hour',
+            window_end timestamp NOT NULL,
+            sensor_id string NOT NULL,
+            sensor_type string NOT NULL,
+            location string NOT NULL,
+            avg_value double,
+            min_value double,
+            max_value double,
+            stddev_value double COMMENT 'sample standard deviation; null for a single reading',
+            reading_count bigint NOT NULL,
+            processed_at timestamp NOT NULL
+        ) USING iceberg
+        PARTITIONED BY (days(window_start), sensor_type)
+        COMMENT 'Hourly statistics per sensor over valid, de-duplicated readings'
+        TBLPROPERTIES ({_PROPERTIES})
+    """,
+}
+
+
+def ensure_tables(spark: SparkSession, *names: str) -> None:
+    """Create the named tables (default: all) if they do not exist yet."""
+    spark.sql("CREATE NAMESPACE IF NOT EXISTS iot")
+    for name in names or tuple(DDL):
+        spark.sql(DDL[name])

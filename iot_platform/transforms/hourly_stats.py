@@ -1,0 +1,92 @@
+"""Hourly statistics per sensor over valid, de-duplicated readings (pure ``DataFrame -> DataFrame``).
+
+Hours are UTC hours computed from epoch microseconds, so the result does not depend on
+``spark.sql.session.timeZone``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from iot_platform.transforms.readings import MICROS_PER_HOUR, utc_hour_start
+
+HOURLY_STATS_SCHEMA = T.StructType(
+    [
+        T.StructField("window_start", T.TimestampType(), False),
+        T.StructField("window_end", T.TimestampType(), False),
+        T.StructField("sensor_id", T.StringType(), False),
+        T.StructField("sensor_type", T.StringType(), False),
+        T.StructField("location", T.StringType(), False),
+        T.StructField("avg_value", T.DoubleType(), False),
+        T.StructField("min_value", T.DoubleType(), False),
+        T.StructField("max_value", T.DoubleType(), False),
+        T.StructField("stddev_value", T.DoubleType(), True),
+        T.StructField("reading_count", T.LongType(), False),
+        T.StructField("processed_at", T.TimestampType(), False),
+    ]
+)
+"""The contract's ``iot.hourly_stats`` columns, in order (Spark ``TimestampType`` is Iceberg ``timestamptz``)."""
+HOURLY_STATS_COLUMNS: tuple[str, ...] = tuple(HOURLY_STATS_SCHEMA.fieldNames())
+
+
+def aggregate_hourly(readings: DataFrame, processed_at: dt.datetime | Column) -> DataFrame:
+    """One row of statistics per (UTC hour, sensor) over the given readings.
+
+    ``sensor_type`` and ``location`` are those of the sensor's latest reading in the hour (greatest
+    ``event_time``; on a tie, the greatest ``sensor_type`` then ``location``), so a sensor moved mid-hour is
+    reported where it ended the hour and the choice does not depend on row order.
+
+    Args:
+        readings: Valid, de-duplicated readings with at least ``sensor_id``, ``sensor_type``, ``location``,
+            ``value`` (double) and ``event_time`` (timestamp), as produced by
+            :func:`iot_platform.transforms.readings.dedupe_readings`. Only the hours present are aggregated:
+            filter to the partition's window before calling.
+        processed_at: When the rows are written: a timezone-aware datetime or a timestamp column.
+
+    Returns:
+        ``HOURLY_STATS_COLUMNS``: ``window_start`` (start of the UTC hour), ``window_end`` (+1 h), ``sensor_id``,
+        ``sensor_type``, ``location``, ``avg_value``, ``min_value``, ``max_value``, ``stddev_value`` (sample
+        standard deviation, null when ``reading_count`` is 1), ``reading_count`` (bigint), ``processed_at``.
+
+    Raises:
+        ValueError: ``processed_at`` is a naive datetime (it would be read in the local time zone).
+    """
+    processed = _processed_at_column(processed_at)
+    count = F.count(F.lit(1))
+    stats = (
+        readings.groupBy(utc_hour_start(F.col("event_time")).alias("window_start"), F.col("sensor_id"))
+        .agg(
+            F.max(F.struct("event_time", "sensor_type", "location")).alias("_latest"),
+            F.avg("value").alias("avg_value"),
+            F.min("value").alias("min_value"),
+            F.max("value").alias("max_value"),
+            F.when(count > 1, F.stddev_samp("value")).alias("stddev_value"),
+            count.alias("reading_count"),
+        )
+    )
+    return stats.select(
+        "window_start",
+        F.timestamp_micros(F.unix_micros("window_start") + F.lit(MICROS_PER_HOUR)).alias("window_end"),
+        "sensor_id",
+        F.col("_latest.sensor_type").alias("sensor_type"),
+        F.col("_latest.location").alias("location"),
+        "avg_value",
+        "min_value",
+        "max_value",
+        "stddev_value",
+        F.col("reading_count").cast(T.LongType()).alias("reading_count"),
+        processed.alias("processed_at"),
+    )
+
+
+def _processed_at_column(processed_at: dt.datetime | Column) -> Column:
+    if isinstance(processed_at, Column):
+        return processed_at.cast(T.TimestampType())
+    if processed_at.tzinfo is None or processed_at.utcoffset() is None:
+        raise ValueError(f"processed_at must be timezone-aware (got {processed_at.isoformat()})")
+    micros = (processed_at - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
+    return F.timestamp_micros(F.lit(micros))

@@ -1,0 +1,486 @@
+"""Parse, validate and de-duplicate sensor readings read from Kafka (pure ``DataFrame -> DataFrame``).
+
+A record value is valid when it is one JSON object (UTF-8) holding the six fields of contract section 1 with the
+right JSON types, a finite ``value`` and a ``timestamp`` that parses; everything else is kept with a reason code
+(see ``REASONS``) so it can be written to the rejected-readings table.
+
+How the payload is parsed, and why: the value is parsed once with ``from_json`` into a struct whose six fields are
+``VARIANT``, so each field keeps its JSON type (``schema_of_variant`` tells a JSON string from a number or a
+boolean, which a ``StringType`` or ``DoubleType`` field would silently coerce). The payload is wrapped as
+``{"p": <payload>, "<end key>": true}`` before parsing: Spark's JSON parser stops after the first JSON value and
+ignores whatever follows, so a wrapped payload only yields the end key when nothing but whitespace follows the
+object, and a top-level array, string, number or null still parses (as a null struct) and can be told apart from
+invalid JSON. No Python UDF: everything runs in the JVM.
+
+Every function works on UTC instants and gives the same result whatever ``spark.sql.session.timeZone`` is: a
+timestamp without an explicit offset is rejected rather than read in the session time zone, and hours are computed
+from epoch microseconds rather than with ``date_trunc``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import operator
+from collections.abc import Iterable
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+# --- reason codes of malformed records ---------------------------------------------------------------------------
+# A record gets the first reason that applies, in the order of ``REASONS``; ``detail`` explains it in words.
+
+EMPTY_PAYLOAD = "empty_payload"
+"""The Kafka record value is null (a tombstone), empty, or only JSON whitespace."""
+INVALID_UTF8 = "invalid_utf8"
+"""The value bytes are not valid UTF-8. ``raw_payload`` has the bad bytes replaced by U+FFFD; ``detail`` has the
+exact bytes in hex."""
+NOT_JSON = "not_json"
+"""The value is not exactly one JSON value: a syntax error (single quotes, comments, trailing commas, unquoted
+names, leading zeros, a byte-order mark...), a duplicate key inside a nested value, or content after the value."""
+NOT_OBJECT = "not_object"
+"""The value is valid JSON but not an object: an array, string, number, boolean or null (``detail`` names which).
+The bare tokens NaN/Infinity count as numbers here."""
+MISSING_FIELD = "missing_field"
+"""One or more of the six fields is absent; ``detail`` lists them (``missing: sensor_id, timestamp``). Field names
+are case-sensitive. A field present with JSON ``null`` is ``wrong_type``, not missing (as in JSON Schema)."""
+WRONG_TYPE = "wrong_type"
+"""A field has the wrong JSON type: a non-string in ``sensor_id``, ``sensor_type``, ``location``, ``unit`` or
+``timestamp``; a non-number in ``value`` (the string ``"25.5"``, ``true``, ``null``...). ``detail`` lists each field
+with the expected and actual type (``value: expected number, got string``)."""
+NON_FINITE_VALUE = "non_finite_value"
+"""``value`` is the token NaN, Infinity or -Infinity (which lenient writers such as Python's ``json.dumps`` emit),
+or a number too large for a double (``1e400``)."""
+BAD_TIMESTAMP = "bad_timestamp"
+"""``timestamp`` is a string but not an ISO-8601 date-time with a UTC designator or offset (``ACCEPTED_TIMESTAMP``),
+or names no real instant (``2026-02-30T00:00:00Z``, ``...T24:00:00Z``, a leap second)."""
+
+REASONS: tuple[str, ...] = (
+    EMPTY_PAYLOAD,
+    INVALID_UTF8,
+    NOT_JSON,
+    NOT_OBJECT,
+    MISSING_FIELD,
+    WRONG_TYPE,
+    NON_FINITE_VALUE,
+    BAD_TIMESTAMP,
+)
+"""Every reason code, in the order they are checked: a record gets the first that applies."""
+
+ACCEPTED_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}(:?\d{2})?)$"
+"""Accepted ``timestamp`` form (ISO-8601 extended format): date ``T`` time, optional 1-9 fraction digits, then ``Z``
+or an offset ``+hh:mm`` / ``+hhmm`` / ``+hh``. Fraction digits past the sixth are truncated: Spark timestamps hold
+microseconds. A time without ``Z`` or offset is rejected, since it would be read in some local time zone."""
+
+# --- schemas -----------------------------------------------------------------------------------------------------
+
+STRING_FIELDS: tuple[str, ...] = ("sensor_id", "sensor_type", "location", "unit", "timestamp")
+"""JSON fields of a reading that must be JSON strings."""
+NUMBER_FIELDS: tuple[str, ...] = ("value",)
+"""JSON fields of a reading that must be JSON numbers."""
+PAYLOAD_FIELDS: tuple[str, ...] = ("sensor_id", "sensor_type", "location", "value", "unit", "timestamp")
+"""The six JSON fields of a reading, in the contract's order (the order ``detail`` lists them in)."""
+
+KAFKA_COLUMNS: tuple[str, ...] = ("value", "topic", "partition", "offset")
+"""Columns of Spark's Kafka source that :func:`parse_readings` reads (others, such as ``key``, are ignored)."""
+
+READING_SCHEMA = T.StructType(
+    [
+        T.StructField("sensor_id", T.StringType(), False),
+        T.StructField("sensor_type", T.StringType(), False),
+        T.StructField("location", T.StringType(), False),
+        T.StructField("value", T.DoubleType(), False),
+        T.StructField("unit", T.StringType(), False),
+        T.StructField("event_time", T.TimestampType(), False),
+        T.StructField("topic", T.StringType(), False),
+        T.StructField("partition", T.IntegerType(), False),
+        T.StructField("offset", T.LongType(), False),
+    ]
+)
+"""A valid reading: the typed JSON fields (``timestamp`` becomes ``event_time``, a UTC instant) and where it was
+read in Kafka. Columns and order of :func:`split_valid_rejected`'s ``valid`` and :func:`dedupe_readings`' output."""
+READING_COLUMNS: tuple[str, ...] = tuple(READING_SCHEMA.fieldNames())
+
+REJECTED_SCHEMA = T.StructType(
+    [
+        T.StructField("raw_payload", T.StringType(), True),
+        T.StructField("topic", T.StringType(), False),
+        T.StructField("partition", T.IntegerType(), False),
+        T.StructField("offset", T.LongType(), False),
+        T.StructField("reason", T.StringType(), False),
+        T.StructField("detail", T.StringType(), False),
+    ]
+)
+"""A rejected record (contract ``iot.rejected_readings``, less ``rejected_at`` unless asked for). ``raw_payload`` is
+the record value as text, null for a tombstone."""
+REJECTED_COLUMNS: tuple[str, ...] = tuple(REJECTED_SCHEMA.fieldNames())
+
+PARSED_COLUMNS: tuple[str, ...] = READING_COLUMNS + ("reason", "detail", "raw_payload")
+"""Columns of :func:`parse_readings`' output, in order."""
+
+MICROS_PER_HOUR = 3_600 * 1_000_000
+
+_END_KEY = "__iot_platform_payload_end__"
+"""Key appended after the wrapped payload: present in the parse result only when nothing follows the payload."""
+_STRING_FIELD_CHECKED_BY_FORM = "timestamp"
+"""A string field whose accepted form (``ACCEPTED_TIMESTAMP``) no number, boolean, object or array text can match."""
+
+
+def _wrapped_schema(payload: T.StructType) -> T.StructType:
+    return T.StructType([T.StructField("p", payload, True), T.StructField(_END_KEY, T.BooleanType(), True)])
+
+
+_TYPED_SCHEMA = _wrapped_schema(
+    T.StructType(
+        [
+            T.StructField(name, T.DoubleType() if name in NUMBER_FIELDS else T.StringType(), True)
+            for name in PAYLOAD_FIELDS
+        ]
+    )
+)
+"""Fast parse: the typed values. Lenient on its own (a number in a string field comes back as its text)."""
+_VARIANT_SCHEMA = _wrapped_schema(T.StructType([T.StructField(name, T.VariantType(), True) for name in PAYLOAD_FIELDS]))
+"""Exact parse: each field keeps its JSON type, read with ``schema_of_variant``."""
+_JSON_OPTIONS = {
+    # Strict RFC 8259 syntax, except that NaN/Infinity tokens parse so they can be reported as non-finite values.
+    "mode": "PERMISSIVE",
+    "allowNonNumericNumbers": "true",
+    "allowSingleQuotes": "false",
+    "allowUnquotedFieldNames": "false",
+    "allowComments": "false",
+    "allowNumericLeadingZeros": "false",
+    "allowBackslashEscapingAnyCharacter": "false",
+    "allowUnquotedControlChars": "false",
+}
+_NUMBER_TYPES = ("BIGINT", "DOUBLE")  # schema_of_variant names of JSON numbers, besides DECIMAL(p,s)
+_NON_STRING_TEXT_START = ("-", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", '"', "{", "[")
+"""First characters of what the typed parse returns for a non-string token in a string field: a number's text, a
+quoted ``"NaN"``/``"Infinity"``, an object's or array's JSON text (or exactly ``true``/``false``)."""
+_DETAIL_MAX_CHARS = 200
+_JSON_TYPE_NAMES = {
+    "STRING": "string",
+    "BIGINT": "number",
+    "DECIMAL": "number",
+    "DOUBLE": "number",
+    "BOOLEAN": "boolean",
+    "VOID": "null",
+    "OBJECT": "object",
+    "ARRAY": "array",
+}
+"""JSON type name by ``schema_of_variant`` type name (without its parameters)."""
+_TOP_LEVEL_NAMES = {"[": "an array", '"': "a string", "t": "a boolean", "f": "a boolean", "n": "null"}
+"""What a valid JSON value is, by its first character (anything else that parses is a number)."""
+
+
+def utc_hour_start(ts: Column) -> Column:
+    """Start of the UTC hour holding each instant of ``ts``, whatever the session time zone.
+
+    ``date_trunc('HOUR', ...)`` truncates in the session time zone, which differs from UTC hours for zones with a
+    fractional offset (Asia/Kolkata); epoch arithmetic does not.
+
+    Args:
+        ts: A timestamp column.
+
+    Returns:
+        A timestamp column, null where ``ts`` is null.
+    """
+    micros = F.unix_micros(ts)
+    return F.timestamp_micros(micros - F.pmod(micros, F.lit(MICROS_PER_HOUR)))
+
+
+def parse_readings(raw: DataFrame) -> DataFrame:
+    """Parse and validate every Kafka record into a typed reading or a reason why it is malformed.
+
+    Args:
+        raw: Records in the shape of Spark's Kafka source: at least ``value`` (binary), ``topic`` (string),
+            ``partition`` (int) and ``offset`` (long).
+
+    Returns:
+        One row per input record with columns ``PARSED_COLUMNS``: ``sensor_id``, ``sensor_type``, ``location``,
+        ``value`` (double), ``unit``, ``event_time`` (timestamp, the UTC instant of ``timestamp``), ``topic``,
+        ``partition``, ``offset``, ``reason``, ``detail``, ``raw_payload``. A valid record has a null ``reason``,
+        ``detail`` and ``raw_payload``; a malformed one has a reason code (``REASONS``), a detail, its payload text
+        and null reading fields. ``topic``, ``partition`` and ``offset`` are always set.
+
+    Raises:
+        ValueError: ``raw`` lacks one of ``KAFKA_COLUMNS``.
+    """
+    missing = [name for name in KAFKA_COLUMNS if name not in raw.columns]
+    if missing:
+        raise ValueError(f"parse_readings needs the Kafka source columns {', '.join(missing)}")
+
+    payload = F.col("value").cast(T.StringType())
+    wrapped = F.concat(F.lit('{"p":'), F.col("_payload"), F.lit(f',"{_END_KEY}":true}}'))
+    # 1. Fast typed parse of every record.
+    typed = raw.select(
+        "topic",
+        "partition",
+        "offset",
+        F.col("value").alias("_bytes"),
+        payload.alias("_payload"),
+    ).select("*", F.from_json(wrapped, _TYPED_SCHEMA, _JSON_OPTIONS).alias("_typed"))
+    timestamp = F.col("_typed.p.timestamp")
+    timed = typed.select(
+        "*",
+        F.when(timestamp.rlike(ACCEPTED_TIMESTAMP), timestamp.try_cast(T.TimestampType())).alias("_event_time"),
+    )
+    # 2. Records the typed parse proves valid: each typed value can only have come from a token of the right type.
+    fast_valid = timed.select("*", _proven_valid().alias("_proven"))
+    # 3. The others (malformed ones, and valid ones with a string field such as "123") are parsed again into
+    #    VARIANT fields, whose exact JSON types decide the reason.
+    exact = fast_valid.select(
+        "*", F.when(~F.col("_proven"), F.from_json(wrapped, _VARIANT_SCHEMA, _JSON_OPTIONS)).alias("_exact")
+    )
+    kinds = exact.select(
+        "*", *(F.schema_of_variant(F.col(f"_exact.p.{name}")).alias(f"_t_{name}") for name in PAYLOAD_FIELDS)
+    )
+    checked = kinds.select("*", _reason().alias("reason"))
+
+    valid = F.col("reason").isNull()
+    return checked.select(
+        *(F.when(valid, F.col(f"_typed.p.{name}")).alias(name) for name in PAYLOAD_FIELDS if name != "timestamp"),
+        F.when(valid, F.col("_event_time")).alias("event_time"),
+        "topic",
+        "partition",
+        "offset",
+        "reason",
+        F.when(~valid, _detail()).alias("detail"),
+        F.when(~valid, F.when(F.is_valid_utf8("_payload"), F.col("_payload")).otherwise(F.make_valid_utf8("_payload")))
+        .alias("raw_payload"),
+    )
+
+
+def _proven_valid() -> Column:
+    """True when the typed parse alone proves the record valid (false means: decide with the exact parse).
+
+    A finite typed ``value`` only comes from a JSON number (the typed parse reads a string as NaN, Infinity or not
+    at all), and a typed string that does not start like a number, quoted non-finite, object or array text, and is
+    not ``true``/``false``, only comes from a JSON string. ``timestamp`` is proven by its accepted form.
+    """
+    value = F.col("_typed.p.value")
+    strings_proven = [
+        ~F.substring(F.col(f"_typed.p.{name}"), 1, 1).isin(*_NON_STRING_TEXT_START)
+        & ~F.col(f"_typed.p.{name}").isin("true", "false")
+        for name in STRING_FIELDS
+        if name != _STRING_FIELD_CHECKED_BY_FORM
+    ]
+    return F.coalesce(
+        F.col(f"_typed.{_END_KEY}")
+        & F.is_valid_utf8("_payload")
+        & F.col("_event_time").isNotNull()
+        & ~F.isnan(value)
+        & (F.abs(value) != F.lit(float("inf")))
+        & _all(strings_proven),
+        F.lit(False),
+    )
+
+
+def _is_string(name: str) -> Column:
+    return F.col(f"_t_{name}") == F.lit("STRING")
+
+
+def _is_number(name: str) -> Column:
+    kind = F.col(f"_t_{name}")
+    return kind.isin(*_NUMBER_TYPES) | kind.startswith("DECIMAL")
+
+
+def _has_right_type(name: str) -> Column:
+    return _is_number(name) if name in NUMBER_FIELDS else _is_string(name)
+
+
+def _blank_payload() -> Column:
+    return F.col("_payload").rlike(r"^[ \t\r\n]*$")
+
+
+def _reason() -> Column:
+    """The first reason code that applies, null for a valid record (evaluated lazily, cheapest checks first)."""
+    exact = F.col("_exact")
+    value = F.col("_typed.p.value")
+    return (
+        F.when(F.col("_proven"), F.lit(None))
+        .when(F.col("_bytes").isNull(), F.lit(EMPTY_PAYLOAD))
+        .when(~F.is_valid_utf8("_payload"), F.lit(INVALID_UTF8))
+        .when(exact.getField(_END_KEY).isNull(), F.when(_blank_payload(), F.lit(EMPTY_PAYLOAD)).otherwise(NOT_JSON))
+        .when(exact.getField("p").isNull(), F.lit(NOT_OBJECT))
+        .when(_any(F.col(f"_t_{name}").isNull() for name in PAYLOAD_FIELDS), F.lit(MISSING_FIELD))
+        .when(_any(~_has_right_type(name) for name in PAYLOAD_FIELDS), F.lit(WRONG_TYPE))
+        .when(F.isnan(value) | (F.abs(value) == F.lit(float("inf"))), F.lit(NON_FINITE_VALUE))
+        .when(F.col("_event_time").isNull(), F.lit(BAD_TIMESTAMP))
+        # Optimizer fence: a never-true nondeterministic branch keeps a filter on ``reason`` (such as the one in
+        # split_valid_rejected) from being pushed below this projection, where Spark would inline the whole
+        # CASE and re-run ``from_json`` for every reference to the parsed structs (several times the work).
+        .when(F.spark_partition_id() < 0, F.lit(None))
+    )
+
+
+def _any(conditions: Iterable[Column]) -> Column:
+    return functools.reduce(operator.or_, conditions)
+
+
+def _all(conditions: Iterable[Column]) -> Column:
+    return functools.reduce(operator.and_, conditions)
+
+
+def _json_type(variant_type: Column) -> Column:
+    """The JSON type name (string, number, boolean, null, object, array) of a ``schema_of_variant`` result."""
+    kind = F.regexp_extract(variant_type, r"^[A-Z]+", 0)
+    return F.coalesce(F.element_at(_map_literal(_JSON_TYPE_NAMES), kind), F.lower(kind))
+
+
+def _map_literal(mapping: dict[str, str]) -> Column:
+    return F.create_map(*(F.lit(part) for pair in mapping.items() for part in pair))
+
+
+def _clip(text: Column) -> Column:
+    return F.when(
+        F.length(text) > _DETAIL_MAX_CHARS, F.concat(F.substring(text, 1, _DETAIL_MAX_CHARS), F.lit("..."))
+    ).otherwise(text)
+
+
+def _detail() -> Column:
+    """Words for the reason of a malformed record: what is wrong, naming the fields."""
+    reason = F.col("reason")
+    first_char = F.regexp_extract(F.col("_payload"), r"^[ \t\r\n]*(.)", 1)
+    top_level = F.coalesce(F.element_at(_map_literal(_TOP_LEVEL_NAMES), first_char), F.lit("a number"))
+    # Per-field words with higher-order functions: interpreted, so the generated code stays small enough to be
+    # JIT-compiled (a method over 8000 bytes of bytecode is not), and only ever run for rejected records.
+    fields = F.array(
+        *(
+            F.struct(
+                F.lit(name).alias("name"),
+                F.lit("number" if name in NUMBER_FIELDS else "string").alias("expected"),
+                F.col(f"_t_{name}").alias("kind"),
+            )
+            for name in PAYLOAD_FIELDS
+        )
+    )
+    missing = F.array_join(F.transform(F.filter(fields, lambda f: f["kind"].isNull()), lambda f: f["name"]), ", ")
+    wrong = F.array_join(
+        F.transform(
+            F.filter(fields, lambda f: f["kind"].isNotNull() & (_json_type(f["kind"]) != f["expected"])),
+            lambda f: F.concat(f["name"], F.lit(": expected "), f["expected"], F.lit(", got "), _json_type(f["kind"])),
+        ),
+        "; ",
+    )
+    timestamp = _clip(F.col("_typed.p.timestamp"))
+    return (
+        F.when(
+            reason == EMPTY_PAYLOAD,
+            F.when(F.col("_bytes").isNull(), F.lit("record value is null (tombstone)"))
+            .when(F.length("_bytes") == 0, F.lit("record value is empty"))
+            .otherwise(F.lit("record value is only whitespace")),
+        )
+        .when(
+            reason == INVALID_UTF8,
+            F.concat(F.lit("record value is not valid UTF-8; bytes (hex): "), F.hex(F.col("_bytes"))),
+        )
+        .when(
+            reason == NOT_JSON,
+            F.when(
+                F.col("_exact.p").isNotNull(), F.lit("invalid JSON: unexpected content after the JSON object")
+            ).otherwise(F.lit("invalid JSON syntax")),
+        )
+        .when(reason == NOT_OBJECT, F.concat(F.lit("JSON value is "), top_level, F.lit(", not an object")))
+        .when(reason == MISSING_FIELD, F.concat(F.lit("missing: "), missing))
+        .when(reason == WRONG_TYPE, wrong)
+        .when(
+            reason == NON_FINITE_VALUE,
+            F.concat(F.lit("value is not finite: "), F.col("_typed.p.value").cast(T.StringType())),
+        )
+        .when(
+            reason == BAD_TIMESTAMP,
+            F.when(
+                timestamp.rlike(ACCEPTED_TIMESTAMP),
+                F.concat(F.lit("timestamp is not a real instant: "), timestamp),
+            ).otherwise(
+                F.concat(
+                    F.lit("timestamp is not ISO-8601 with Z or a UTC offset (e.g. 2026-11-24T10:30:00.500Z): "),
+                    timestamp,
+                )
+            ),
+        )
+    )
+
+
+def split_valid_rejected(
+    parsed: DataFrame, rejected_at: dt.datetime | None = None
+) -> tuple[DataFrame, DataFrame]:
+    """Split :func:`parse_readings`' output into valid readings and rejected records.
+
+    Args:
+        parsed: The output of :func:`parse_readings`.
+        rejected_at: When given (timezone-aware), the rejected frame gets a last column ``rejected_at`` with this
+            instant; otherwise the writer adds it.
+
+    Returns:
+        ``(valid, rejected)``: ``valid`` has ``READING_COLUMNS`` (``READING_SCHEMA``); ``rejected`` has
+        ``REJECTED_COLUMNS`` (``raw_payload``, ``topic``, ``partition``, ``offset``, ``reason``, ``detail``), then
+        ``rejected_at`` if asked for.
+
+    Raises:
+        ValueError: ``rejected_at`` has no time zone (it would be read in the local zone).
+    """
+    valid = parsed.where(F.col("reason").isNull()).select(*READING_COLUMNS)
+    rejected = parsed.where(F.col("reason").isNotNull()).select(*REJECTED_COLUMNS)
+    if rejected_at is not None:
+        rejected = rejected.withColumn("rejected_at", _instant_literal(rejected_at, "rejected_at"))
+    return valid, rejected
+
+
+def dedupe_readings(valid: DataFrame) -> DataFrame:
+    """Keep one reading per (``sensor_id``, ``event_time``): the one read first from Kafka.
+
+    Two readings with the same sensor and event time are the same reading (contract section 1). The survivor is the
+    one with the lowest (``partition``, ``offset``) (then ``topic``), so re-running a batch keeps the same row.
+
+    Args:
+        valid: Valid readings with ``READING_COLUMNS``.
+
+    Returns:
+        The same columns, one row per (``sensor_id``, ``event_time``).
+    """
+    first = F.min(F.struct("partition", "offset", "topic", "sensor_type", "location", "value", "unit")).alias("_first")
+    return (
+        valid.groupBy("sensor_id", "event_time")
+        .agg(first)
+        .select(*(F.col(f"_first.{name}").alias(name) if name not in ("sensor_id", "event_time") else name
+                  for name in READING_COLUMNS))
+    )
+
+
+def event_hours(readings: DataFrame) -> DataFrame:
+    """The distinct UTC hours the readings' event times fall in.
+
+    Args:
+        readings: Readings with an ``event_time`` column.
+
+    Returns:
+        One column ``hour_start`` (timestamp, start of a UTC hour), one row per distinct hour.
+    """
+    return readings.select(utc_hour_start(F.col("event_time")).alias("hour_start")).distinct()
+
+
+def hours_touched(readings: DataFrame) -> list[dt.datetime]:
+    """The UTC hours the readings fall in, as Python datetimes, to know which hourly partitions to (re)build.
+
+    Args:
+        readings: Readings with an ``event_time`` column (for example the valid readings of a batch).
+
+    Returns:
+        Sorted, distinct, timezone-aware (UTC) datetimes, each the start of an hour.
+    """
+    rows = event_hours(readings).select(F.unix_micros("hour_start").alias("micros")).collect()
+    # Collected as epoch microseconds: PySpark turns timestamps into naive datetimes in the local time zone.
+    return sorted(
+        dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=row["micros"])
+        for row in rows
+        if row["micros"] is not None
+    )
+
+
+def _instant_literal(value: dt.datetime, name: str) -> Column:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware (got {value.isoformat()})")
+    micros = (value - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
+    return F.timestamp_micros(F.lit(micros))

@@ -1,0 +1,69 @@
+"""``iot-platform generator``: bad input is one line on stderr and a non-zero exit, before any Kafka I/O."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from iot_platform.generator.sensors_config import DEFAULT_SENSORS_FILE
+
+
+def iot_platform(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-c", "from iot_platform.cli import main; main()", *args]
+    # A closed port: if a command wrongly reached Kafka it would fail differently (after the connect timeout).
+    full_env = {**os.environ, "IOT_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9", **(env or {})}
+    return subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=60, check=False)
+
+
+def test_help_lists_run_and_backfill() -> None:
+    result = iot_platform("generator", "--help")
+    assert result.returncode == 0
+    assert "run" in result.stdout and "backfill" in result.stdout
+    run_help = iot_platform("generator", "run", "--help").stdout
+    for option in ("--rate", "--seed", "--sensors-file", "--count"):
+        assert option in run_help
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("run", "--rate", "0"), "error: --rate must be a positive number of readings per second, got 0.0"),
+        (("run", "--rate", "1e9"), "error: --rate 1e+09 is more than 12 sensors x 1000 readings/s"),
+        (("run", "--count", "-3"), "error: --count must be a positive number of readings, got -3"),
+        (("backfill", "--start", "soon", "--end", "2026-11-24"), "error: --start: 'soon' is not an ISO-8601 time"),
+        (
+            ("backfill", "--start", "2026-11-24T10:00Z", "--end", "2026-11-24T09:00Z"),
+            "error: --end must be after --start",
+        ),
+    ],
+)
+def test_bad_arguments_exit_non_zero_with_one_line(args: tuple[str, ...], message: str) -> None:
+    result = iot_platform("generator", *args)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert lines and lines[-1].startswith(message)
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_sensor_file_names_the_field(tmp_path: Path) -> None:
+    data = yaml.safe_load(DEFAULT_SENSORS_FILE.read_text())
+    data["types"]["pressure"]["min"] = 2000.0
+    path = tmp_path / "sensors.yaml"
+    path.write_text(yaml.safe_dump(data))
+    for env, args in (({}, ("--sensors-file", str(path))), ({"IOT_GENERATOR_SENSORS_FILE": str(path)}, ())):
+        result = iot_platform("generator", "run", *args, env=env)
+        assert result.returncode != 0
+        assert result.stderr.strip().splitlines()[-1] == (
+            f"error: sensor set {path}: types.pressure: min (2000.0) must be below max (1025.0)"
+        )
+
+
+def test_bad_setting_names_the_variable() -> None:
+    result = iot_platform("generator", "run", env={"IOT_GENERATOR_INTERVAL_S": "-1"})
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1].startswith("error: IOT_GENERATOR_INTERVAL_S")
