@@ -29,9 +29,8 @@ from iot_platform.assets.sensor_readings import SENSOR_READINGS, SPARK_POOL, ing
 from iot_platform.ingestion import run_ingestion
 from iot_platform.resources.spark import SparkResource
 from iot_platform.resources.spark_master import (
-    SPARK_RETRY_POLICY,
     SparkMasterResource,
-    ensure_master_alive,
+    require_master,
     spark_app_name,
 )
 from iot_platform.settings import Settings
@@ -189,7 +188,6 @@ def build_hourly_stats_asset(settings: Settings, partitions_def: PartitionsDefin
         backfill_policy=BackfillPolicy.single_run(),
         check_specs=check_specs(),
         pool=SPARK_POOL,
-        retry_policy=SPARK_RETRY_POLICY,
         kinds={"iceberg", "spark"},
         group_name="statistics",
         freshness_policy=FreshnessPolicy.cron(
@@ -210,7 +208,7 @@ def build_hourly_stats_asset(settings: Settings, partitions_def: PartitionsDefin
         current = spark.settings()
         window = context.partition_time_window
         start, end = window.start.astimezone(dt.UTC), window.end.astimezone(dt.UTC)
-        ensure_master_alive(spark_master.get_client(), current.master_url, current.spark_min_workers)
+        require_master(spark_master.get_client(), current.master_url, current.spark_min_workers)
         late = context.run.tags.get(LATE_DATA_TAG) == "true"
         with spark.session(spark_app_name("hourly_stats", context.run.run_id)) as session:
             app_id = session.sparkContext.applicationId

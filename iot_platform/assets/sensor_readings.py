@@ -10,9 +10,8 @@ from iot_platform.assets.sensor_raw import SENSOR_RAW
 from iot_platform.ingestion import IngestionResult, result_metadata, run_ingestion
 from iot_platform.resources.spark import SparkResource
 from iot_platform.resources.spark_master import (
-    SPARK_RETRY_POLICY,
     SparkMasterResource,
-    ensure_master_alive,
+    require_master,
     spark_app_name,
 )
 
@@ -74,14 +73,13 @@ def ingestion_metadata(result: IngestionResult, app_id: str) -> tuple[dict[str, 
         ),
     ],
     pool=SPARK_POOL,
-    retry_policy=SPARK_RETRY_POLICY,
 )
 def ingest_readings(
     context: AssetExecutionContext, config: IngestConfig, spark: SparkResource, spark_master: SparkMasterResource
 ) -> Iterator[MaterializeResult]:
     """Read new Kafka records with Spark, store valid readings and rejected records in Iceberg, exactly once."""
     settings = spark.settings()
-    ensure_master_alive(spark_master.get_client(), settings.master_url, settings.spark_min_workers)
+    require_master(spark_master.get_client(), settings.master_url, settings.spark_min_workers)
     with spark.session(spark_app_name("ingest", context.run.run_id)) as session:
         app_id = session.sparkContext.applicationId
         result = run_ingestion(

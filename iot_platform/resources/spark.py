@@ -61,11 +61,18 @@ def spark_session(settings: Settings, app_name: str) -> Iterator[SparkSession]:
     builder = SparkSession.builder
     for key, value in spark_conf(settings, app_name).items():
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
+    session = None
     try:
+        session = builder.getOrCreate()
         yield session
     finally:
-        session.stop()
+        if session is not None:
+            session.stop()
+        else:  # interrupted while starting (a run terminated early): stop what was started
+            from pyspark import SparkContext
+
+            if SparkContext._active_spark_context is not None:
+                SparkContext._active_spark_context.stop()
 
 
 class SparkResource(ConfigurableResource):

@@ -17,7 +17,15 @@ from types import TracebackType
 from typing import Any, Protocol, runtime_checkable
 
 import httpx
-from dagster import Backoff, ConfigurableResource, Failure, InitResourceContext, Jitter, RetryPolicy
+from dagster import (
+    Backoff,
+    ConfigurableResource,
+    Failure,
+    InitResourceContext,
+    Jitter,
+    RetryPolicy,
+    RetryRequested,
+)
 from pydantic import Field, PrivateAttr
 
 from iot_platform.errors import NotFound, PlatformError, ServiceUnavailable
@@ -454,6 +462,24 @@ class SparkMasterResource(ConfigurableResource):
 
 
 # --- fail fast ----------------------------------------------------------------------------------------------
+def require_master(client: SparkMasterClient, master_url: str, min_workers: int = 1) -> ClusterState:
+    """:func:`ensure_master_alive` for an asset body: when the master cannot run work, the step fails within
+    seconds naming the master and asks Dagster to retry it later (``SPARK_RETRY_POLICY``'s count and delay).
+
+    Retrying this way instead of with an op retry policy keeps a terminated run terminated: Dagster retries an
+    interrupted step whenever the op has a retry policy.
+
+    Raises:
+        RetryRequested: the master is down, not ALIVE or has too few workers (the cause names the URL).
+    """
+    try:
+        return ensure_master_alive(client, master_url, min_workers)
+    except Failure as exc:
+        raise RetryRequested(
+            max_retries=SPARK_RETRY_POLICY.max_retries, seconds_to_wait=SPARK_RETRY_POLICY.delay or 60
+        ) from exc
+
+
 def ensure_master_alive(client: SparkMasterClient, master_url: str, min_workers: int = 1) -> ClusterState:
     """Check, within seconds, that the master can run an application before a Spark asset starts one.
 

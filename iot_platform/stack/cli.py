@@ -38,6 +38,9 @@ def up(profile: str | None, only: tuple[str, ...], without: tuple[str, ...]) -> 
     click.echo(f"  spark     {s.master_url}  UI {s.master_web_url}")
     click.echo(f"  dagster   {s.dagster_web_url}")
     click.echo(f"  api       {s.api_base_url}/docs")
+    token_file = s.run_dir / "api-token"
+    if s.api_token is None and token_file.exists():
+        click.echo(f"  api token (mutating calls): {token_file}")
 
 
 @stack.command()
@@ -51,7 +54,7 @@ def down(only: tuple[str, ...]) -> None:
 @stack.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the machine-readable status document.")
 def status(as_json: bool) -> None:
-    """Show each service's state and endpoints. Exit code 1 when a service is not healthy."""
+    """Show each service's state and endpoints. Exit code 1 when a service is neither healthy nor left off."""
     current = _stack()
     document = current.status_document()
     services: dict[str, dict[str, object]] = document["services"]  # type: ignore[assignment]
@@ -60,7 +63,7 @@ def status(as_json: bool) -> None:
     else:
         for name, info in services.items():
             click.echo(f"{name:<18} {info['state']:<10} {info['detail']}")
-    bad = [name for name, info in services.items() if info["state"] not in ("healthy",)]
+    bad = [name for name, info in services.items() if info["state"] not in ("healthy", "off")]
     if bad:
         sys.exit(1)
 

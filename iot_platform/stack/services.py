@@ -50,7 +50,7 @@ class ServiceStatus:
     """What ``stack status`` reports for one service."""
 
     name: str
-    state: str  # healthy | unhealthy | stopped | embedded
+    state: str  # healthy | unhealthy | stopped | off (left off on purpose)
     detail: str = ""
     pid: int | None = None
     log: str | None = None
@@ -80,6 +80,18 @@ class Service:
     @property
     def pid_file(self) -> Path:
         return self.settings.run_dir / f"{self.name}.pid"
+
+    @property
+    def off_file(self) -> Path:
+        return self.settings.run_dir / f"{self.name}.off"
+
+    def mark_off(self, off: bool) -> None:
+        """Remember that the last full ``stack up`` left this service off on purpose (or not)."""
+        if off:
+            self.off_file.parent.mkdir(parents=True, exist_ok=True)
+            self.off_file.touch()
+        else:
+            self.off_file.unlink(missing_ok=True)
 
     @property
     def log_file(self) -> Path:
@@ -170,6 +182,8 @@ class Service:
     def status(self) -> ServiceStatus:
         record = self.record()
         if record is None or not record.alive():
+            if self.off_file.exists():
+                return ServiceStatus(self.name, "off", "left off by `stack up`", log=str(self.log_file))
             return ServiceStatus(self.name, "stopped", log=str(self.log_file))
         try:
             health = self.health()
@@ -870,6 +884,23 @@ class Api(Service):
 
     def command(self) -> list[str]:
         return [venv_bin("iot-platform"), "api"]
+
+    @property
+    def token_file(self) -> Path:
+        return self.settings.run_dir / "api-token"
+
+    def environment(self) -> dict[str, str]:
+        env = super().environment()
+        if "IOT_API_TOKEN" not in env and self.settings.profile is Profile.LOCAL:
+            # The local profile may have a default secret: a random token, kept in the state folder (mode 600).
+            if not self.token_file.exists():
+                import secrets
+
+                self.token_file.parent.mkdir(parents=True, exist_ok=True)
+                self.token_file.touch(mode=0o600)
+                self.token_file.write_text(secrets.token_urlsafe(32))
+            env["IOT_API_TOKEN"] = self.token_file.read_text().strip()
+        return env
 
     def health(self) -> Health:
         return http_ok(f"{self.settings.api_base_url}/health")

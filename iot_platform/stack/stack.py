@@ -57,7 +57,11 @@ class Stack:
         for folder in (self.settings.state_dir, self.settings.cache_dir, self.settings.logs_dir, self.settings.run_dir):
             folder.mkdir(parents=True, exist_ok=True)
         artifacts.java_executable(self.settings.java_home)
-        for service in self.select(only, without):
+        chosen = self.select(only, without)
+        if not only:  # a full `up`: what it leaves out is off on purpose, and status says so
+            for service in self.services:
+                service.mark_off(service not in chosen)
+        for service in chosen:
             began = time.monotonic()
             started = service.start()
             service.wait_healthy(self.settings.stack_start_timeout_s)

@@ -57,16 +57,13 @@ def aggregate_hourly(readings: DataFrame, processed_at: dt.datetime | Column) ->
     """
     processed = _processed_at_column(processed_at)
     count = F.count(F.lit(1))
-    stats = (
-        readings.groupBy(utc_hour_start(F.col("event_time")).alias("window_start"), F.col("sensor_id"))
-        .agg(
-            F.max(F.struct("event_time", "sensor_type", "location")).alias("_latest"),
-            F.avg("value").alias("avg_value"),
-            F.min("value").alias("min_value"),
-            F.max("value").alias("max_value"),
-            F.when(count > 1, F.stddev_samp("value")).alias("stddev_value"),
-            count.alias("reading_count"),
-        )
+    stats = readings.groupBy(utc_hour_start(F.col("event_time")).alias("window_start"), F.col("sensor_id")).agg(
+        F.max(F.struct("event_time", "sensor_type", "location")).alias("_latest"),
+        F.avg("value").alias("avg_value"),
+        F.min("value").alias("min_value"),
+        F.max("value").alias("max_value"),
+        F.when(count > 1, F.stddev_samp("value")).alias("stddev_value"),
+        count.alias("reading_count"),
     )
     return stats.select(
         "window_start",

@@ -4,13 +4,20 @@ A record value is valid when it is one JSON object (UTF-8) holding the six field
 right JSON types, a finite ``value`` and a ``timestamp`` that parses; everything else is kept with a reason code
 (see ``REASONS``) so it can be written to the rejected-readings table.
 
-How the payload is parsed, and why: the value is parsed once with ``from_json`` into a struct whose six fields are
-``VARIANT``, so each field keeps its JSON type (``schema_of_variant`` tells a JSON string from a number or a
-boolean, which a ``StringType`` or ``DoubleType`` field would silently coerce). The payload is wrapped as
-``{"p": <payload>, "<end key>": true}`` before parsing: Spark's JSON parser stops after the first JSON value and
-ignores whatever follows, so a wrapped payload only yields the end key when nothing but whitespace follows the
-object, and a top-level array, string, number or null still parses (as a null struct) and can be told apart from
-invalid JSON. No Python UDF: everything runs in the JVM.
+How the payload is parsed, and why (all in the JVM, no Python UDF; about 150,000 records per CPU-second, see
+``bench/transforms_throughput.py``):
+
+1. Every record is parsed once with ``from_json`` into typed fields (strings and a double). That parse is lenient
+   on its own (a number in a string field comes back as its text), but its result proves a record valid when each
+   typed value can only have come from a token of the right JSON type: a finite double only comes from a JSON number,
+   and a string that does not start like a number, object, array or quoted NaN only from a JSON string. Nearly
+   every real reading is proven this way.
+2. The other records (malformed ones, and valid ones with a string such as ``"123"``) are parsed again into
+   ``VARIANT`` fields, which keep their exact JSON types (``schema_of_variant``); the reason code comes from those.
+
+The payload is wrapped as ``{"p": <payload>, "<end key>": true}`` before parsing: Spark's JSON parser stops after the
+first JSON value and ignores whatever follows, so only a wrapped payload with nothing after it yields the end key,
+and a top-level array, string, number or null parses as a null struct instead of failing like invalid JSON does.
 
 Every function works on UTC instants and gives the same result whatever ``spark.sql.session.timeZone`` is: a
 timestamp without an explicit offset is rejected rather than read in the session time zone, and hours are computed
@@ -38,7 +45,9 @@ INVALID_UTF8 = "invalid_utf8"
 exact bytes in hex."""
 NOT_JSON = "not_json"
 """The value is not exactly one JSON value: a syntax error (single quotes, comments, trailing commas, unquoted
-names, leading zeros, a byte-order mark...), a duplicate key inside a nested value, or content after the value."""
+names, leading zeros, a byte-order mark...), content after the value, or a key repeated inside an object that is the
+value of one of the six fields. (A key repeated at the top level is allowed: the last one counts, as in most JSON
+parsers.)"""
 NOT_OBJECT = "not_object"
 """The value is valid JSON but not an object: an array, string, number, boolean or null (``detail`` names which).
 The bare tokens NaN/Infinity count as numbers here."""
@@ -127,8 +136,19 @@ _STRING_FIELD_CHECKED_BY_FORM = "timestamp"
 """A string field whose accepted form (``ACCEPTED_TIMESTAMP``) no number, boolean, object or array text can match."""
 
 
-def _wrapped_schema(payload: T.StructType) -> T.StructType:
-    return T.StructType([T.StructField("p", payload, True), T.StructField(_END_KEY, T.BooleanType(), True)])
+_CORRUPT = "__iot_platform_corrupt_record__"
+"""Column the JSON parser fills with the input when it is malformed. Needed besides ``_END_KEY``: with partial
+results (Spark's default) a syntax error inside the payload can still yield the end key."""
+
+
+def _wrapped_schema(payload: T.DataType) -> T.StructType:
+    return T.StructType(
+        [
+            T.StructField("p", payload, True),
+            T.StructField(_END_KEY, T.BooleanType(), True),
+            T.StructField(_CORRUPT, T.StringType(), True),
+        ]
+    )
 
 
 _TYPED_SCHEMA = _wrapped_schema(
@@ -142,9 +162,12 @@ _TYPED_SCHEMA = _wrapped_schema(
 """Fast parse: the typed values. Lenient on its own (a number in a string field comes back as its text)."""
 _VARIANT_SCHEMA = _wrapped_schema(T.StructType([T.StructField(name, T.VariantType(), True) for name in PAYLOAD_FIELDS]))
 """Exact parse: each field keeps its JSON type, read with ``schema_of_variant``."""
+_ANY_VALUE_SCHEMA = _wrapped_schema(T.VariantType())
+"""Tells valid JSON that is not an object (not_object) from invalid JSON (not_json)."""
 _JSON_OPTIONS = {
     # Strict RFC 8259 syntax, except that NaN/Infinity tokens parse so they can be reported as non-finite values.
     "mode": "PERMISSIVE",
+    "columnNameOfCorruptRecord": _CORRUPT,
     "allowNonNumericNumbers": "true",
     "allowSingleQuotes": "false",
     "allowUnquotedFieldNames": "false",
@@ -154,9 +177,11 @@ _JSON_OPTIONS = {
     "allowUnquotedControlChars": "false",
 }
 _NUMBER_TYPES = ("BIGINT", "DOUBLE")  # schema_of_variant names of JSON numbers, besides DECIMAL(p,s)
-_NON_STRING_TEXT_START = ("-", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", '"', "{", "[")
+_NON_STRING_TEXT_START = ("-", "+", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", '"', "{", "[")
 """First characters of what the typed parse returns for a non-string token in a string field: a number's text, a
-quoted ``"NaN"``/``"Infinity"``, an object's or array's JSON text (or exactly ``true``/``false``)."""
+quoted ``"NaN"``/``"Infinity"``, an object's or array's JSON text."""
+_NON_STRING_TEXTS = ("true", "false", "NaN", "Infinity", "INF")
+"""Whole texts the typed parse may return for a non-string token (booleans; non-finite numbers, unquoted)."""
 _DETAIL_MAX_CHARS = 200
 _JSON_TYPE_NAMES = {
     "STRING": "string",
@@ -211,7 +236,7 @@ def parse_readings(raw: DataFrame) -> DataFrame:
         raise ValueError(f"parse_readings needs the Kafka source columns {', '.join(missing)}")
 
     payload = F.col("value").cast(T.StringType())
-    wrapped = F.concat(F.lit('{"p":'), F.col("_payload"), F.lit(f',"{_END_KEY}":true}}'))
+    wrapped = _wrapped_payload()
     # 1. Fast typed parse of every record.
     typed = raw.select(
         "topic",
@@ -232,22 +257,40 @@ def parse_readings(raw: DataFrame) -> DataFrame:
     exact = fast_valid.select(
         "*", F.when(~F.col("_proven"), F.from_json(wrapped, _VARIANT_SCHEMA, _JSON_OPTIONS)).alias("_exact")
     )
+    #    Their values come from that parse too, so a record is always judged and read from the same parse.
+    proven = F.col("_proven")
     kinds = exact.select(
-        "*", *(F.schema_of_variant(F.col(f"_exact.p.{name}")).alias(f"_t_{name}") for name in PAYLOAD_FIELDS)
+        "*",
+        *(F.schema_of_variant(F.col(f"_exact.p.{name}")).alias(f"_t_{name}") for name in PAYLOAD_FIELDS),
+        *(
+            F.when(proven, F.col(f"_typed.p.{name}"))
+            .otherwise(
+                F.try_variant_get(F.col(f"_exact.p.{name}"), "$", "double" if name in NUMBER_FIELDS else "string")
+            )
+            .alias(f"_{name}")
+            for name in PAYLOAD_FIELDS
+        ),
     )
-    checked = kinds.select("*", _reason().alias("reason"))
+    resolved = kinds.select(
+        "*",
+        F.when(proven, F.col("_event_time"))
+        .when(F.col("_timestamp").rlike(ACCEPTED_TIMESTAMP), F.col("_timestamp").try_cast(T.TimestampType()))
+        .alias("_instant"),
+    )
+    checked = resolved.select("*", _reason().alias("reason"))
 
     valid = F.col("reason").isNull()
     return checked.select(
-        *(F.when(valid, F.col(f"_typed.p.{name}")).alias(name) for name in PAYLOAD_FIELDS if name != "timestamp"),
-        F.when(valid, F.col("_event_time")).alias("event_time"),
+        *(F.when(valid, F.col(f"_{name}")).alias(name) for name in PAYLOAD_FIELDS if name != "timestamp"),
+        F.when(valid, F.col("_instant")).alias("event_time"),
         "topic",
         "partition",
         "offset",
         "reason",
         F.when(~valid, _detail()).alias("detail"),
-        F.when(~valid, F.when(F.is_valid_utf8("_payload"), F.col("_payload")).otherwise(F.make_valid_utf8("_payload")))
-        .alias("raw_payload"),
+        F.when(
+            ~valid, F.when(F.is_valid_utf8("_payload"), F.col("_payload")).otherwise(F.make_valid_utf8("_payload"))
+        ).alias("raw_payload"),
     )
 
 
@@ -261,12 +304,13 @@ def _proven_valid() -> Column:
     value = F.col("_typed.p.value")
     strings_proven = [
         ~F.substring(F.col(f"_typed.p.{name}"), 1, 1).isin(*_NON_STRING_TEXT_START)
-        & ~F.col(f"_typed.p.{name}").isin("true", "false")
+        & ~F.col(f"_typed.p.{name}").isin(*_NON_STRING_TEXTS)
         for name in STRING_FIELDS
         if name != _STRING_FIELD_CHECKED_BY_FORM
     ]
     return F.coalesce(
         F.col(f"_typed.{_END_KEY}")
+        & F.col(f"_typed.{_CORRUPT}").isNull()
         & F.is_valid_utf8("_payload")
         & F.col("_event_time").isNotNull()
         & ~F.isnan(value)
@@ -289,6 +333,22 @@ def _has_right_type(name: str) -> Column:
     return _is_number(name) if name in NUMBER_FIELDS else _is_string(name)
 
 
+def _first_char() -> Column:
+    """The payload's first character after JSON whitespace."""
+    return F.regexp_extract(F.col("_payload"), r"^[ \t\r\n]*(.)", 1)
+
+
+def _is_one_json_value() -> Column:
+    """True when the payload is exactly one JSON value of any kind (parsed only for records that need it)."""
+    parsed = F.from_json(_wrapped_payload(), _ANY_VALUE_SCHEMA, _JSON_OPTIONS)
+    return F.coalesce(parsed.getField(_END_KEY) & parsed.getField(_CORRUPT).isNull(), F.lit(False))
+
+
+def _wrapped_payload() -> Column:
+    """``{"p": <payload>, "<end key>": true}``: parses to the end key only if nothing follows the payload."""
+    return F.concat(F.lit('{"p":'), F.col("_payload"), F.lit(f',"{_END_KEY}":true}}'))
+
+
 def _blank_payload() -> Column:
     return F.col("_payload").rlike(r"^[ \t\r\n]*$")
 
@@ -296,17 +356,22 @@ def _blank_payload() -> Column:
 def _reason() -> Column:
     """The first reason code that applies, null for a valid record (evaluated lazily, cheapest checks first)."""
     exact = F.col("_exact")
-    value = F.col("_typed.p.value")
+    value = F.col("_value")
     return (
         F.when(F.col("_proven"), F.lit(None))
         .when(F.col("_bytes").isNull(), F.lit(EMPTY_PAYLOAD))
         .when(~F.is_valid_utf8("_payload"), F.lit(INVALID_UTF8))
-        .when(exact.getField(_END_KEY).isNull(), F.when(_blank_payload(), F.lit(EMPTY_PAYLOAD)).otherwise(NOT_JSON))
+        .when(
+            exact.getField(_END_KEY).isNull() | exact.getField(_CORRUPT).isNotNull(),
+            F.when(_blank_payload(), F.lit(EMPTY_PAYLOAD))
+            .when(_first_char() != "{", F.when(_is_one_json_value(), F.lit(NOT_OBJECT)).otherwise(F.lit(NOT_JSON)))
+            .otherwise(F.lit(NOT_JSON)),
+        )
         .when(exact.getField("p").isNull(), F.lit(NOT_OBJECT))
         .when(_any(F.col(f"_t_{name}").isNull() for name in PAYLOAD_FIELDS), F.lit(MISSING_FIELD))
         .when(_any(~_has_right_type(name) for name in PAYLOAD_FIELDS), F.lit(WRONG_TYPE))
         .when(F.isnan(value) | (F.abs(value) == F.lit(float("inf"))), F.lit(NON_FINITE_VALUE))
-        .when(F.col("_event_time").isNull(), F.lit(BAD_TIMESTAMP))
+        .when(F.col("_instant").isNull(), F.lit(BAD_TIMESTAMP))
         # Optimizer fence: a never-true nondeterministic branch keeps a filter on ``reason`` (such as the one in
         # split_valid_rejected) from being pushed below this projection, where Spark would inline the whole
         # CASE and re-run ``from_json`` for every reference to the parsed structs (several times the work).
@@ -341,8 +406,7 @@ def _clip(text: Column) -> Column:
 def _detail() -> Column:
     """Words for the reason of a malformed record: what is wrong, naming the fields."""
     reason = F.col("reason")
-    first_char = F.regexp_extract(F.col("_payload"), r"^[ \t\r\n]*(.)", 1)
-    top_level = F.coalesce(F.element_at(_map_literal(_TOP_LEVEL_NAMES), first_char), F.lit("a number"))
+    top_level = F.coalesce(F.element_at(_map_literal(_TOP_LEVEL_NAMES), _first_char()), F.lit("a number"))
     # Per-field words with higher-order functions: interpreted, so the generated code stays small enough to be
     # JIT-compiled (a method over 8000 bytes of bytecode is not), and only ever run for rejected records.
     fields = F.array(
@@ -363,7 +427,7 @@ def _detail() -> Column:
         ),
         "; ",
     )
-    timestamp = _clip(F.col("_typed.p.timestamp"))
+    timestamp = _clip(F.col("_timestamp"))
     return (
         F.when(
             reason == EMPTY_PAYLOAD,
@@ -378,15 +442,16 @@ def _detail() -> Column:
         .when(
             reason == NOT_JSON,
             F.when(
-                F.col("_exact.p").isNotNull(), F.lit("invalid JSON: unexpected content after the JSON object")
-            ).otherwise(F.lit("invalid JSON syntax")),
+                F.col(f"_exact.{_CORRUPT}").isNull() & F.col("_exact.p").isNotNull(),
+                F.lit("invalid JSON: unexpected content after the JSON object"),
+            ).otherwise(F.lit("invalid JSON (syntax error, or a duplicate key inside a field's value)")),
         )
         .when(reason == NOT_OBJECT, F.concat(F.lit("JSON value is "), top_level, F.lit(", not an object")))
         .when(reason == MISSING_FIELD, F.concat(F.lit("missing: "), missing))
         .when(reason == WRONG_TYPE, wrong)
         .when(
             reason == NON_FINITE_VALUE,
-            F.concat(F.lit("value is not finite: "), F.col("_typed.p.value").cast(T.StringType())),
+            F.concat(F.lit("value is not finite: "), F.col("_value").cast(T.StringType())),
         )
         .when(
             reason == BAD_TIMESTAMP,
@@ -403,9 +468,7 @@ def _detail() -> Column:
     )
 
 
-def split_valid_rejected(
-    parsed: DataFrame, rejected_at: dt.datetime | None = None
-) -> tuple[DataFrame, DataFrame]:
+def split_valid_rejected(parsed: DataFrame, rejected_at: dt.datetime | None = None) -> tuple[DataFrame, DataFrame]:
     """Split :func:`parse_readings`' output into valid readings and rejected records.
 
     Args:
@@ -420,6 +483,9 @@ def split_valid_rejected(
 
     Raises:
         ValueError: ``rejected_at`` has no time zone (it would be read in the local zone).
+
+    Both frames recompute the parse (and re-read the source) when each is written: persist ``parsed`` first when
+    writing both from one read.
     """
     valid = parsed.where(F.col("reason").isNull()).select(*READING_COLUMNS)
     rejected = parsed.where(F.col("reason").isNotNull()).select(*REJECTED_COLUMNS)
@@ -444,8 +510,12 @@ def dedupe_readings(valid: DataFrame) -> DataFrame:
     return (
         valid.groupBy("sensor_id", "event_time")
         .agg(first)
-        .select(*(F.col(f"_first.{name}").alias(name) if name not in ("sensor_id", "event_time") else name
-                  for name in READING_COLUMNS))
+        .select(
+            *(
+                F.col(f"_first.{name}").alias(name) if name not in ("sensor_id", "event_time") else name
+                for name in READING_COLUMNS
+            )
+        )
     )
 
 

@@ -1,0 +1,138 @@
+"""Ingestion throughput on a Kafka backlog: the platform's exactly-once ingestion vs the old streaming design.
+
+Both run in one process against the same broker and the same backlog, on a private stack:
+- platform: `run_ingestion` (offsets in the Iceberg snapshot, strict parsing, rejects, de-duplication);
+- old design: Structured Streaming with the availableNow trigger and a checkpoint folder, `from_json` parsing,
+  appending the parsed readings to an Iceberg table.
+Targets: >= 200,000 readings/s and >= 1.0x the old design on 2 cores.
+
+Run: .venv/bin/python bench/ingestion.py [--readings 10000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import subprocess
+import sys
+import tempfile
+import time
+
+from support import REPO, PeakMemory, bench_stack
+
+from iot_platform.ingestion import run_ingestion
+from iot_platform.resources.spark import spark_session
+
+SENSORS = 12
+CADENCE_S = 0.5
+
+
+def publish_backlog(readings: int) -> float:
+    start = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+    end = start + dt.timedelta(seconds=readings / SENSORS * CADENCE_S)
+    began = time.monotonic()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "iot_platform",
+            "generator",
+            "backfill",
+            "--start",
+            start.isoformat(),
+            "--end",
+            end.isoformat(),
+            "--seed",
+            "7",
+        ],
+        check=True,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+    )
+    return time.monotonic() - began
+
+
+def old_design(spark, settings) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    schema = T.StructType(
+        [
+            T.StructField("sensor_id", T.StringType()),
+            T.StructField("sensor_type", T.StringType()),
+            T.StructField("location", T.StringType()),
+            T.StructField("value", T.DoubleType()),
+            T.StructField("unit", T.StringType()),
+            T.StructField("timestamp", T.StringType()),
+        ]
+    )
+    spark.sql("DROP TABLE IF EXISTS iot.bench_old_readings")
+    spark.sql(
+        "CREATE TABLE iot.bench_old_readings (sensor_id string, sensor_type string, location string, value double, "
+        "unit string, event_time timestamp) USING iceberg PARTITIONED BY (hours(event_time))"
+    )
+    checkpoint = tempfile.mkdtemp(prefix="iot-bench-checkpoint-")
+    began = time.monotonic()
+    stream = (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", settings.bootstrap_servers)
+        .option("subscribe", settings.kafka_topic)
+        .option("startingOffsets", "earliest")
+        .load()
+    )
+    parsed = stream.select(F.from_json(F.col("value").cast("string"), schema).alias("r")).select(
+        "r.sensor_id",
+        "r.sensor_type",
+        "r.location",
+        "r.value",
+        "r.unit",
+        F.to_timestamp("r.timestamp").alias("event_time"),
+    )
+    query = (
+        parsed.writeStream.format("iceberg")
+        .outputMode("append")
+        .trigger(availableNow=True)
+        .option("checkpointLocation", checkpoint)
+        .toTable("iot.bench_old_readings")
+    )
+    query.awaitTermination()
+    seconds = time.monotonic() - began
+    rows = spark.table("iot.bench_old_readings").count()
+    return seconds, rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--readings", type=int, default=10_000_000)
+    args = parser.parse_args()
+    with bench_stack("ingestion") as settings:
+        produce_s = publish_backlog(args.readings)
+        print(f"backlog: {args.readings:,} readings published in {produce_s:.1f} s", flush=True)
+        with (
+            PeakMemory("org.apache.spark.executor", "pyspark-shell", "bench/ingestion.py") as memory,
+            spark_session(settings, "iot-platform:bench:ingestion") as spark,
+        ):
+            began = time.monotonic()
+            result = run_ingestion(spark, settings, "bench", log=lambda line: None)
+            new_s = time.monotonic() - began
+            new_peak = memory.peak_mib
+            old_s, old_rows = old_design(spark, settings)
+        new_rate = result.readings_in / new_s
+        old_rate = old_rows / old_s
+        print(
+            f"platform ingestion: {result.readings_in:,} records -> {result.stored:,} stored in {new_s:.1f} s "
+            f"= {new_rate:,.0f} readings/s (target >= 200,000)"
+        )
+        print(
+            f"old design (streaming, availableNow, checkpoint): {old_rows:,} rows in {old_s:.1f} s "
+            f"= {old_rate:,.0f} readings/s"
+        )
+        print(f"ratio platform/old: {new_rate / old_rate:.2f} (target >= 1.0)")
+        print(
+            f"peak memory (driver + executor + python), platform run: {new_peak:,.0f} MiB; whole bench: "
+            f"{memory.peak_mib:,.0f} MiB"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Shared pieces of the benchmarks: a private stack, peak-memory sampling of the JVMs and Python processes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from iot_platform.settings import Settings, load_settings
+from iot_platform.stack.services import settings_environment
+from iot_platform.stack.stack import Stack
+
+REPO = Path(__file__).resolve().parent.parent
+CORE = ["kafka", "spark-master", "spark-worker", "catalog"]
+BENCH_PORTS = {
+    "kafka_port": 49192,
+    "kafka_controller_port": 49193,
+    "spark_master_port": 47177,
+    "spark_master_web_port": 48180,
+    "spark_worker_web_port": 48181,
+    "dagster_port": 43100,
+    "api_port": 48100,
+}
+
+
+@contextmanager
+def bench_stack(name: str) -> Iterator[Settings]:
+    """A private stack (Kafka, Spark master + worker, catalog) in a temporary state folder, stopped afterwards.
+
+    The download cache is the repository's, so only the first benchmark on a machine downloads anything.
+    """
+    root = Path(tempfile.mkdtemp(prefix=f"iot-bench-{name}-"))
+    cache = Path(os.environ.get("IOT_CACHE_DIR", REPO / ".iot-platform" / "cache"))
+    settings = load_settings(
+        state_dir=root, IOT_CACHE_DIR=cache, generator_enabled=False, schedules_enabled=False, **BENCH_PORTS
+    )
+    stack = Stack(settings)
+    previous = dict(os.environ)
+    try:
+        stack.up(only=CORE)
+        os.environ.update(settings_environment(settings))
+        yield settings
+    finally:
+        os.environ.clear()
+        os.environ.update(previous)
+        stack.down()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
+    return 0
+
+
+class PeakMemory:
+    """Samples the summed RSS of processes whose command line matches, every 0.2 s; keeps the peak."""
+
+    def __init__(self, *needles: str) -> None:
+        self.needles = needles
+        self.peak_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _matching(self) -> list[int]:
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except (FileNotFoundError, ProcessLookupError, PermissionError):
+                continue
+            if any(needle in cmdline for needle in self.needles):
+                pids.append(int(entry.name))
+        return pids
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            total = sum(_rss_kib(pid) for pid in self._matching())
+            self.peak_kib = max(self.peak_kib, total)
+            time.sleep(0.2)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_mib(self) -> float:
+        return self.peak_kib / 1024

@@ -1,0 +1,90 @@
+"""The clients one API process shares between requests: Dagster, the Spark master (cached), the stats table.
+
+Each is made on first use (so a missing engine fails the requests that need it, not the process) and closed
+when the app's lifespan ends. Unit tests pass fakes instead.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from iot_platform.api.cluster_cache import DEFAULT_TTL_S, CachedClusterState
+from iot_platform.api.dagster_client import DagsterClient, GraphQLDagsterClient
+from iot_platform.api.stats_reader import HourlyStatsReader, IcebergHourlyStatsReader
+from iot_platform.resources.spark_master import HttpSparkMasterClient, SparkMasterClient
+
+if TYPE_CHECKING:
+    from iot_platform.settings import Settings
+
+
+class ApiClients:
+    """Lazily made, shared clients of the engines behind the API."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        dagster: DagsterClient | None = None,
+        spark_master: SparkMasterClient | None = None,
+        stats: HourlyStatsReader | None = None,
+        cluster_ttl_s: float = DEFAULT_TTL_S,
+    ) -> None:
+        """Collect the clients; any not given is made from ``settings`` on first use.
+
+        Args:
+            settings: The API's settings.
+            dagster: A Dagster client (default: GraphQL against ``settings.dagster_web_url``).
+            spark_master: A master client (default: HTTP against ``settings.master_web_url``).
+            stats: A reader of ``iot.hourly_stats`` (default: pyiceberg on the platform's catalog).
+            cluster_ttl_s: How long a reading of the master's state is shared between requests.
+        """
+        self._settings = settings
+        self._dagster = dagster
+        self._spark_master = spark_master
+        self._stats = stats
+        self._cluster: CachedClusterState | None = None
+        self._cluster_ttl_s = cluster_ttl_s
+        self._owned: list[GraphQLDagsterClient | HttpSparkMasterClient] = []
+        self._lock = threading.Lock()
+
+    @property
+    def dagster(self) -> DagsterClient:
+        """The Dagster client."""
+        with self._lock:
+            if self._dagster is None:
+                client = GraphQLDagsterClient(self._settings.dagster_web_url)
+                self._owned.append(client)
+                self._dagster = client
+            return self._dagster
+
+    @property
+    def cluster(self) -> CachedClusterState:
+        """The Spark master, its state shared for ``cluster_ttl_s``."""
+        with self._lock:
+            if self._cluster is None:
+                if self._spark_master is None:
+                    client = HttpSparkMasterClient(self._settings.master_web_url, timeout_s=5.0)
+                    self._owned.append(client)
+                    self._spark_master = client
+                self._cluster = CachedClusterState(self._spark_master, ttl_s=self._cluster_ttl_s)
+            return self._cluster
+
+    @property
+    def stats(self) -> HourlyStatsReader:
+        """The reader of ``iot.hourly_stats``."""
+        with self._lock:
+            if self._stats is None:
+                self._stats = IcebergHourlyStatsReader(self._settings)
+            return self._stats
+
+    def close(self) -> None:
+        """Close the clients this object made (given ones belong to the caller); they are made anew on next use."""
+        with self._lock:
+            for client in self._owned:
+                client.close()
+            if self._spark_master in self._owned:
+                self._spark_master, self._cluster = None, None
+            if self._dagster in self._owned:
+                self._dagster = None
+            self._owned.clear()

@@ -1,0 +1,501 @@
+"""Dagster as the API sees it: launch, inspect and stop runs and partition backfills of the platform's jobs.
+
+Single runs go through the official :class:`dagster_graphql.DagsterGraphQLClient`; what it has no method for
+(partition backfills, run details, readiness) goes through raw GraphQL against the same webserver. Every
+failure becomes a platform error: :class:`~iot_platform.errors.ServiceUnavailable` when Dagster cannot be
+reached, :class:`~iot_platform.errors.NotFound`, :class:`~iot_platform.api.errors.Conflict` or
+:class:`~iot_platform.api.errors.UpstreamError` otherwise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+
+from iot_platform.api.errors import Conflict, UpstreamError
+from iot_platform.errors import InvalidPartition, NotFound, ServiceUnavailable
+
+SERVICE_NAME = "Dagster"
+"""How errors name Dagster (``ServiceUnavailable.service``)."""
+
+PARTITION_TAG = "dagster/partition"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+BACKFILL_TAG = "dagster/backfill"
+
+FINISHED_RUN_STATUSES = frozenset({"SUCCESS", "FAILURE", "CANCELED"})
+"""Run statuses after which nothing more happens."""
+FINISHED_BACKFILL_STATUSES = frozenset({"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"})
+"""Backfill statuses after which no more runs are launched."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One Dagster run of a platform job."""
+
+    run_id: str
+    status: str
+    """QUEUED, NOT_STARTED, STARTING, STARTED, SUCCESS, FAILURE, CANCELING or CANCELED."""
+    job_name: str
+    partition: str | None
+    range_start: str | None
+    range_end: str | None
+    backfill_id: str | None
+    created_at: dt.datetime | None
+    started_at: dt.datetime | None
+    ended_at: dt.datetime | None
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run has ended (nothing can stop it any more)."""
+        return self.status in FINISHED_RUN_STATUSES
+
+
+@dataclass(frozen=True)
+class BackfillInfo:
+    """One partition backfill and the runs it has launched so far."""
+
+    backfill_id: str
+    status: str
+    """REQUESTED, CANCELING, CANCELED, FAILING, FAILED, COMPLETED, COMPLETED_SUCCESS or COMPLETED_FAILED."""
+    partition_names: tuple[str, ...]
+    runs: tuple[RunInfo, ...]
+    created_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    error: str | None
+
+    @property
+    def finished(self) -> bool:
+        """Whether the backfill will launch no more runs."""
+        return self.status in FINISHED_BACKFILL_STATUSES
+
+
+@dataclass(frozen=True)
+class DagsterStatus:
+    """What readiness reports about Dagster."""
+
+    version: str
+    jobs: tuple[str, ...]
+    """Every job of every loaded code location."""
+
+
+class DagsterClient(Protocol):
+    """What the API asks of Dagster. :class:`GraphQLDagsterClient` is the real one."""
+
+    @property
+    def web_url(self) -> str:
+        """The webserver's URL, for messages."""
+        ...
+
+    def status(self) -> DagsterStatus:
+        """Dagster's version and loaded jobs.
+
+        Raises:
+            ServiceUnavailable: Dagster cannot be reached.
+        """
+        ...
+
+    def submit_partition(self, job_name: str, partition: str, tags: Mapping[str, str]) -> str:
+        """Launch (queue) a run of ``job_name`` for one partition and return its run id."""
+        ...
+
+    def launch_backfill(self, job_name: str, partitions: Sequence[str], tags: Mapping[str, str]) -> str:
+        """Launch a partition backfill of ``job_name`` over ``partitions`` and return its id."""
+        ...
+
+    def run(self, run_id: str) -> RunInfo:
+        """The run with this id.
+
+        Raises:
+            NotFound: no such run.
+        """
+        ...
+
+    def terminate_run(self, run_id: str) -> RunInfo:
+        """Ask Dagster to stop a run and return it as it is right after the request.
+
+        Raises:
+            NotFound: no such run.
+            Conflict: the run has already ended.
+        """
+        ...
+
+    def backfill(self, backfill_id: str) -> BackfillInfo:
+        """The backfill with this id.
+
+        Raises:
+            NotFound: no such backfill.
+        """
+        ...
+
+    def cancel_backfill(self, backfill_id: str) -> BackfillInfo:
+        """Stop a backfill from launching more runs, cancel its queued runs and return it.
+
+        Raises:
+            NotFound: no such backfill.
+            Conflict: the backfill has already finished.
+        """
+        ...
+
+
+# --- GraphQL documents -----------------------------------------------------------------------------------
+_RUN_FIELDS = "runId status jobName creationTime startTime endTime tags { key value }"
+
+STATUS_QUERY = """
+query ApiStatus {
+  version
+  repositoriesOrError {
+    __typename
+    ... on RepositoryConnection { nodes { name location { name } jobs { name } } }
+    ... on PythonError { message }
+  }
+}
+"""
+
+PARTITION_SETS_QUERY = """
+query ApiPartitionSets {
+  repositoriesOrError {
+    __typename
+    ... on RepositoryConnection { nodes { name location { name } partitionSets { name pipelineName } } }
+    ... on PythonError { message }
+  }
+}
+"""
+
+RUN_QUERY = f"""
+query ApiRun($runId: ID!) {{
+  runOrError(runId: $runId) {{
+    __typename
+    ... on Run {{ {_RUN_FIELDS} }}
+    ... on RunNotFoundError {{ message }}
+    ... on PythonError {{ message }}
+  }}
+}}
+"""
+
+LAUNCH_BACKFILL_MUTATION = """
+mutation ApiLaunchBackfill($backfillParams: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $backfillParams) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PartitionSetNotFoundError { message }
+    ... on PartitionKeysNotFoundError { message partitionKeys }
+    ... on Error { message }
+  }
+}
+"""
+
+BACKFILL_QUERY = f"""
+query ApiBackfill($backfillId: String!) {{
+  partitionBackfillOrError(backfillId: $backfillId) {{
+    __typename
+    ... on PartitionBackfill {{
+      id status partitionNames timestamp endTimestamp
+      error {{ message }}
+      runs {{ {_RUN_FIELDS} }}
+    }}
+    ... on BackfillNotFoundError {{ message }}
+    ... on PythonError {{ message }}
+  }}
+}}
+"""
+
+CANCEL_BACKFILL_MUTATION = """
+mutation ApiCancelBackfill($backfillId: String!) {
+  cancelPartitionBackfill(backfillId: $backfillId) {
+    __typename
+    ... on CancelBackfillSuccess { backfillId }
+    ... on Error { message }
+  }
+}
+"""
+
+
+# --- parsing (pure) --------------------------------------------------------------------------------------
+def _timestamp(value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    return dt.datetime.fromtimestamp(float(value), tz=dt.UTC)
+
+
+def parse_run(raw: Mapping[str, Any]) -> RunInfo:
+    """A GraphQL ``Run`` (with :data:`_RUN_FIELDS`) as a :class:`RunInfo`."""
+    tags = {tag["key"]: tag["value"] for tag in raw.get("tags") or []}
+    return RunInfo(
+        run_id=str(raw["runId"]),
+        status=str(raw["status"]),
+        job_name=str(raw.get("jobName") or ""),
+        partition=tags.get(PARTITION_TAG),
+        range_start=tags.get(RANGE_START_TAG),
+        range_end=tags.get(RANGE_END_TAG),
+        backfill_id=tags.get(BACKFILL_TAG),
+        created_at=_timestamp(raw.get("creationTime")),
+        started_at=_timestamp(raw.get("startTime")),
+        ended_at=_timestamp(raw.get("endTime")),
+    )
+
+
+def parse_backfill(raw: Mapping[str, Any]) -> BackfillInfo:
+    """A GraphQL ``PartitionBackfill`` as a :class:`BackfillInfo`."""
+    error = raw.get("error")
+    return BackfillInfo(
+        backfill_id=str(raw["id"]),
+        status=str(raw["status"]),
+        partition_names=tuple(raw.get("partitionNames") or ()),
+        runs=tuple(sorted((parse_run(run) for run in raw.get("runs") or []), key=lambda run: run.created_at or 0)),
+        created_at=_timestamp(raw.get("timestamp")),
+        ended_at=_timestamp(raw.get("endTimestamp")),
+        error=str(error["message"]) if error else None,
+    )
+
+
+def _typed(data: Mapping[str, Any], field: str) -> tuple[str, Mapping[str, Any]]:
+    result = data.get(field)
+    if not isinstance(result, Mapping) or "__typename" not in result:
+        raise UpstreamError(SERVICE_NAME, f"unexpected answer to {field}: {result!r}"[:300])
+    return str(result["__typename"]), result
+
+
+# --- the real client -------------------------------------------------------------------------------------
+class GraphQLDagsterClient:
+    """Talks to a Dagster webserver's GraphQL endpoint, with short timeouts. Safe to share between threads."""
+
+    def __init__(self, web_url: str, *, timeout_s: float = 15.0, transport: httpx.BaseTransport | None = None) -> None:
+        """Open a client.
+
+        Args:
+            web_url: The webserver, e.g. ``http://127.0.0.1:3000`` (``settings.dagster_web_url``).
+            timeout_s: Limit of each request (connecting takes at most 3 s of it).
+            transport: An httpx transport for the raw GraphQL calls (tests only).
+        """
+        self._web_url = web_url.rstrip("/")
+        self._graphql_url = f"{self._web_url}/graphql"
+        self._timeout_s = timeout_s
+        self._http = httpx.Client(
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0)), follow_redirects=False, transport=transport
+        )
+
+    @property
+    def web_url(self) -> str:
+        """The webserver's URL, for messages."""
+        return self._web_url
+
+    def close(self) -> None:
+        """Release the HTTP connections."""
+        self._http.close()
+
+    # --- transport -----------------------------------------------------------------------------------------
+    def _unavailable(self, exc: BaseException) -> ServiceUnavailable:
+        detail = f"{type(exc).__name__}: {str(exc) or 'timed out'}"
+        return ServiceUnavailable(
+            SERVICE_NAME,
+            f"no answer from {self._graphql_url} ({detail[:200]}); check that the Dagster webserver runs "
+            "(`iot-platform stack status`) and that IOT_DAGSTER_URL points at it",
+        )
+
+    def _graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+        try:
+            response = self._http.post(self._graphql_url, json={"query": query, "variables": dict(variables or {})})
+        except httpx.HTTPError as exc:
+            raise self._unavailable(exc) from exc
+        if response.status_code in (502, 503, 504):
+            raise ServiceUnavailable(SERVICE_NAME, f"{self._graphql_url} answered HTTP {response.status_code}")
+        try:
+            document = response.json()
+        except ValueError:
+            raise UpstreamError(
+                SERVICE_NAME, f"{self._graphql_url} answered HTTP {response.status_code} without JSON"
+            ) from None
+        errors = document.get("errors") if isinstance(document, Mapping) else None
+        if errors:
+            message = errors[0].get("message", errors[0]) if isinstance(errors[0], Mapping) else errors[0]
+            raise UpstreamError(SERVICE_NAME, f"GraphQL error: {message}"[:500])
+        data = document.get("data") if isinstance(document, Mapping) else None
+        if response.status_code != 200 or not isinstance(data, Mapping):
+            raise UpstreamError(SERVICE_NAME, f"{self._graphql_url} answered HTTP {response.status_code}")
+        return data
+
+    def _official_client(self) -> Any:
+        """A new :class:`DagsterGraphQLClient` (its gql session is not safe to share between threads)."""
+        from dagster_graphql import DagsterGraphQLClient
+
+        parts = urlsplit(self._web_url)
+        return DagsterGraphQLClient(
+            parts.hostname or "localhost",
+            port_number=parts.port,
+            use_https=parts.scheme == "https",
+            timeout=int(max(1, round(self._timeout_s))),
+            path_prefix=parts.path.rstrip("/"),
+        )
+
+    def _official_error(self, exc: Exception, what: str) -> Exception:
+        """Turn a ``DagsterGraphQLClientError`` into a platform error."""
+        import requests
+
+        cause: BaseException | None = exc
+        while cause is not None:
+            if isinstance(cause, requests.RequestException):
+                return self._unavailable(cause)
+            cause = cause.__cause__
+        kind = str(exc.args[0]) if exc.args else type(exc).__name__
+        message = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+        if kind in ("RunNotFoundError", "JobNotFoundError", "PipelineNotFoundError"):
+            return NotFound(f"{what}: {message}")
+        if kind == "TerminateRunFailure":
+            return Conflict(f"{what}: {message}")
+        return UpstreamError(SERVICE_NAME, f"{what}: {kind}: {message}"[:500])
+
+    # --- operations ----------------------------------------------------------------------------------------
+    def status(self) -> DagsterStatus:
+        """Dagster's version and every loaded job.
+
+        Raises:
+            ServiceUnavailable: Dagster cannot be reached.
+            UpstreamError: Dagster cannot list its code locations.
+        """
+        data = self._graphql(STATUS_QUERY)
+        kind, result = _typed(data, "repositoriesOrError")
+        if kind != "RepositoryConnection":
+            raise UpstreamError(SERVICE_NAME, f"cannot list code locations: {result.get('message', kind)}")
+        jobs = tuple(sorted({job["name"] for repo in result["nodes"] for job in repo["jobs"]}))
+        return DagsterStatus(version=str(data.get("version", "")), jobs=jobs)
+
+    def submit_partition(self, job_name: str, partition: str, tags: Mapping[str, str]) -> str:
+        """Queue a run of ``job_name`` for one partition through ``DagsterGraphQLClient.submit_job_execution``.
+
+        Raises:
+            ServiceUnavailable: Dagster cannot be reached.
+            NotFound: no loaded code location has the job.
+            UpstreamError: Dagster refused the run.
+        """
+        from dagster_graphql import DagsterGraphQLClientError
+
+        try:
+            return str(self._official_client().submit_job_execution(job_name, tags={**tags, PARTITION_TAG: partition}))
+        except DagsterGraphQLClientError as exc:
+            raise self._official_error(exc, f"launching {job_name} for {partition}") from exc
+
+    def _partition_set(self, job_name: str) -> dict[str, Any]:
+        """The ``PartitionSetSelector`` of the job's partition set, looked up in the loaded code locations."""
+        data = self._graphql(PARTITION_SETS_QUERY)
+        kind, result = _typed(data, "repositoriesOrError")
+        if kind != "RepositoryConnection":
+            raise UpstreamError(SERVICE_NAME, f"cannot list code locations: {result.get('message', kind)}")
+        matches = [
+            {
+                "partitionSetName": partition_set["name"],
+                "repositorySelector": {
+                    "repositoryLocationName": repo["location"]["name"],
+                    "repositoryName": repo["name"],
+                },
+            }
+            for repo in result["nodes"]
+            for partition_set in repo["partitionSets"]
+            if partition_set["pipelineName"] == job_name
+        ]
+        if not matches:
+            raise NotFound(
+                f"no loaded Dagster code location has a partitioned job {job_name}; check the code location "
+                f"in the Dagster UI at {self._web_url}"
+            )
+        if len(matches) > 1:
+            locations = ", ".join(m["repositorySelector"]["repositoryLocationName"] for m in matches)
+            raise UpstreamError(SERVICE_NAME, f"job {job_name} is defined in several code locations: {locations}")
+        return matches[0]
+
+    def launch_backfill(self, job_name: str, partitions: Sequence[str], tags: Mapping[str, str]) -> str:
+        """Launch a backfill of the job's partition set (``launchPartitionBackfill``); Dagster's daemon runs it.
+
+        The job's backfill policy decides how many runs it takes (``hourly_stats``: one run for the range).
+
+        Raises:
+            ServiceUnavailable: Dagster cannot be reached.
+            NotFound: no loaded code location has the job.
+            InvalidPartition: Dagster does not know some of the partitions.
+            UpstreamError: Dagster refused the backfill.
+        """
+        params = {
+            "selector": self._partition_set(job_name),
+            "partitionNames": list(partitions),
+            "tags": [{"key": key, "value": value} for key, value in tags.items()],
+            "title": f"{job_name} {partitions[0]}..{partitions[-1]}" if partitions else job_name,
+        }
+        data = self._graphql(LAUNCH_BACKFILL_MUTATION, {"backfillParams": params})
+        kind, result = _typed(data, "launchPartitionBackfill")
+        if kind == "LaunchBackfillSuccess":
+            return str(result["backfillId"])
+        if kind == "PartitionKeysNotFoundError":
+            missing = ", ".join(result.get("partitionKeys") or [])
+            raise InvalidPartition(f"Dagster does not know the partitions {missing} of {job_name}")
+        raise UpstreamError(SERVICE_NAME, f"backfill of {job_name} refused: {kind}: {result.get('message', '')}")
+
+    def run(self, run_id: str) -> RunInfo:
+        """The run with this id.
+
+        Raises:
+            ServiceUnavailable: Dagster cannot be reached.
+            NotFound: no such run.
+        """
+        kind, result = _typed(self._graphql(RUN_QUERY, {"runId": run_id}), "runOrError")
+        if kind == "Run":
+            return parse_run(result)
+        if kind == "RunNotFoundError":
+            raise NotFound(f"Dagster has no run {run_id}")
+        raise UpstreamError(SERVICE_NAME, f"reading run {run_id}: {result.get('message', kind)}")
+
+    def terminate_run(self, run_id: str) -> RunInfo:
+        """Stop a run through ``DagsterGraphQLClient.terminate_run``.
+
+        A queued run is canceled at once; a started one goes to CANCELING while its process is interrupted
+        (its Spark application stops with it), then to CANCELED.
+
+        Raises:
+            ServiceUnavailable: Dagster cannot be reached.
+            NotFound: no such run.
+            Conflict: the run has already ended.
+        """
+        from dagster_graphql import DagsterGraphQLClientError
+
+        try:
+            self._official_client().terminate_run(run_id)
+        except DagsterGraphQLClientError as exc:
+            raise self._official_error(exc, f"terminating run {run_id}") from exc
+        return self.run(run_id)
+
+    def backfill(self, backfill_id: str) -> BackfillInfo:
+        """The backfill with this id and its runs.
+
+        Raises:
+            ServiceUnavailable: Dagster cannot be reached.
+            NotFound: no such backfill.
+        """
+        data = self._graphql(BACKFILL_QUERY, {"backfillId": backfill_id})
+        kind, result = _typed(data, "partitionBackfillOrError")
+        if kind == "PartitionBackfill":
+            return parse_backfill(result)
+        if kind == "BackfillNotFoundError":
+            raise NotFound(f"Dagster has no backfill {backfill_id}")
+        raise UpstreamError(SERVICE_NAME, f"reading backfill {backfill_id}: {result.get('message', kind)}")
+
+    def cancel_backfill(self, backfill_id: str) -> BackfillInfo:
+        """Cancel a backfill (``cancelPartitionBackfill``): no new runs, queued ones canceled.
+
+        Raises:
+            ServiceUnavailable: Dagster cannot be reached.
+            NotFound: no such backfill.
+            Conflict: the backfill has already finished.
+        """
+        current = self.backfill(backfill_id)
+        if current.finished:
+            raise Conflict(f"backfill {backfill_id} has already finished with status {current.status}")
+        kind, result = _typed(
+            self._graphql(CANCEL_BACKFILL_MUTATION, {"backfillId": backfill_id}), "cancelPartitionBackfill"
+        )
+        if kind != "CancelBackfillSuccess":
+            raise UpstreamError(SERVICE_NAME, f"canceling backfill {backfill_id}: {result.get('message', kind)}")
+        return self.backfill(backfill_id)

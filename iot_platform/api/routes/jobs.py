@@ -1,0 +1,298 @@
+"""``/api/v1/jobs``: Spark applications, and the Dagster runs and backfills that do the platform's work.
+
+Work is only ever launched as a Dagster run of a known job, so it shows up in the Dagster UI with its logs and
+lineage; stopping an application stops the run that owns it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from iot_platform.api.dagster_client import BackfillInfo, RunInfo
+from iot_platform.api.deps import Authorized, ClusterDep, DagsterDep, NowDep, SettingsDep
+from iot_platform.api.errors import Conflict
+from iot_platform.api.schemas import (
+    Backfill,
+    ErrorBody,
+    JobName,
+    Run,
+    SparkApp,
+    StopAppResult,
+    StopRunResult,
+    SubmitRequest,
+    SubmitResult,
+    ValidationErrorBody,
+)
+from iot_platform.api.validation import validate_partition, validate_range
+from iot_platform.errors import NotFound
+from iot_platform.jobs import HOURLY_STATS_JOB
+from iot_platform.resources.spark_master import ClusterState, SparkApplication
+
+JOBS: dict[JobName, str] = {JobName.HOURLY_STATS: HOURLY_STATS_JOB}
+"""The Dagster job behind each job name the API accepts."""
+
+SUBMITTED_BY_TAG = "iot/submitted_by"
+"""Tag on every run and backfill the API launches (value ``api``), to find them in the Dagster UI."""
+
+APP_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+RUN_ID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+BACKFILL_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+AppId = Annotated[
+    str, Path(pattern=APP_ID_PATTERN, description="A Spark application id, e.g. app-20261124015421-0000.")
+]
+RunId = Annotated[str, Path(pattern=RUN_ID_PATTERN, description="A Dagster run id (UUID).")]
+BackfillId = Annotated[str, Path(pattern=BACKFILL_ID_PATTERN, description="A Dagster backfill id.")]
+
+_unavailable: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorBody, "description": "Dagster or the Spark master cannot be reached (named)."}
+}
+_not_found: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "No such object."}}
+_auth: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "No bearer token."},
+    403: {"model": ErrorBody, "description": "Wrong bearer token."},
+}
+_conflict: dict[int | str, dict[str, Any]] = {409: {"model": ErrorBody, "description": "The object has already ended."}}
+_invalid: dict[int | str, dict[str, Any]] = {
+    422: {"model": ValidationErrorBody, "description": "Bad input; `detail` says what to change."}
+}
+
+router = APIRouter(prefix="/jobs", tags=["jobs"], responses={**_unavailable, **_invalid})
+
+
+# --- conversions -------------------------------------------------------------------------------------------
+def _app(app: SparkApplication) -> SparkApp:
+    return SparkApp(
+        app_id=app.id,
+        name=app.name,
+        state=app.state,
+        cores=app.cores,
+        submitted_at=app.submitted_at,
+        duration_ms=app.duration_ms,
+        active=app.active,
+        dagster_run_id=app.dagster_run_id,
+    )
+
+
+def spark_app_of_run(state: ClusterState, run_id: str) -> str | None:
+    """The Spark application a run started: its active one, else the latest it had (``None`` if none is known)."""
+    apps = [app for app in (*state.active_apps, *state.completed_apps) if app.dagster_run_id == run_id]
+    if not apps:
+        return None
+    return max(apps, key=lambda app: (app.active, app.submitted_at)).id
+
+
+def _run(run: RunInfo, spark_app_id: str | None) -> Run:
+    return Run(
+        run_id=run.run_id,
+        status=run.status,
+        job_name=run.job_name,
+        partition=run.partition,
+        start=run.range_start,
+        end=run.range_end,
+        backfill_id=run.backfill_id,
+        spark_app_id=spark_app_id,
+        created_at=run.created_at,
+        started_at=run.started_at,
+        ended_at=run.ended_at,
+    )
+
+
+def _backfill(backfill: BackfillInfo, state: ClusterState) -> Backfill:
+    partitions = list(backfill.partition_names)
+    return Backfill(
+        backfill_id=backfill.backfill_id,
+        status=backfill.status,
+        partitions=partitions,
+        start=partitions[0] if partitions else None,
+        end=partitions[-1] if partitions else None,
+        runs=[_run(run, spark_app_of_run(state, run.run_id)) for run in backfill.runs],
+        created_at=backfill.created_at,
+        ended_at=backfill.ended_at,
+        error=backfill.error,
+    )
+
+
+# --- Spark applications ------------------------------------------------------------------------------------
+@router.get("/apps", summary="Spark applications, with the Dagster run that launched each")
+def list_apps(
+    cluster: ClusterDep,
+    include_completed: Annotated[bool, Query(description="Also list applications that have ended.")] = False,
+) -> list[SparkApp]:
+    """Active applications (and, on request, completed ones the master still remembers), newest first."""
+    state = cluster.state()
+    apps = [*state.active_apps, *(state.completed_apps if include_completed else ())]
+    return [_app(app) for app in sorted(apps, key=lambda app: app.submitted_at, reverse=True)]
+
+
+@router.get("/apps/{app_id}", summary="One Spark application", responses=_not_found)
+def get_app(app_id: AppId, cluster: ClusterDep) -> SparkApp:
+    """The application with this id, active or completed."""
+    app = cluster.state().application(app_id)
+    if app is None:
+        raise NotFound(f"the Spark master at {cluster.web_url} does not know application {app_id}")
+    return _app(app)
+
+
+@router.delete(
+    "/apps/{app_id}",
+    summary="Stop a Spark application (through its Dagster run when it has one)",
+    status_code=202,
+    responses={
+        200: {"model": StopAppResult, "description": "No active run owns the application: the master killed it."},
+        **_auth,
+        **_not_found,
+        **_conflict,
+    },
+)
+def stop_app(
+    app_id: AppId, _: Authorized, cluster: ClusterDep, dagster: DagsterDep, response: Response
+) -> StopAppResult:
+    """Terminate the Dagster run that owns the application (HTTP 202: the run and its application stop shortly);
+    an application no active run owns is killed at the master (HTTP 200, once it has ended)."""
+    app = cluster.state(fresh=True).application(app_id)
+    if app is None:
+        raise NotFound(f"the Spark master at {cluster.web_url} does not know application {app_id}")
+    if not app.active:
+        raise Conflict(f"Spark application {app_id} has already ended ({app.state})")
+    if app.dagster_run_id is not None:
+        try:
+            run: RunInfo | None = dagster.run(app.dagster_run_id)
+        except NotFound:
+            run = None  # launched by another Dagster instance: only the master can stop it
+        if run is not None and not run.finished:
+            if run.status != "CANCELING":
+                try:
+                    run = dagster.terminate_run(run.run_id)
+                except Conflict:
+                    run = None  # the run ended meanwhile; its application, still active, is killed below
+            if run is not None:
+                cluster.invalidate()
+                return StopAppResult(
+                    success=True,
+                    app_id=app_id,
+                    dagster_run_id=run.run_id,
+                    action="run_terminated",
+                    state=run.status,
+                    message=f"terminating Dagster run {run.run_id}, which owns {app_id}; "
+                    f"follow it at /api/v1/jobs/runs/{run.run_id}",
+                )
+    killed = cluster.kill_application(app_id)
+    response.status_code = 200
+    return StopAppResult(
+        success=True,
+        app_id=app_id,
+        dagster_run_id=app.dagster_run_id,
+        action="application_killed",
+        state=killed.state,
+        message=f"no active Dagster run owns {app_id}: the Spark master killed it",
+    )
+
+
+# --- runs and backfills ------------------------------------------------------------------------------------
+@router.post(
+    "/submit",
+    summary="Run a job for one partition, or backfill a range of partitions",
+    status_code=202,
+    responses={
+        400: {"model": ErrorBody, "description": "The body cannot be read (not UTF-8 JSON)."},
+        **_auth,
+        404: {"model": ErrorBody, "description": "Dagster has not loaded the job."},
+    },
+)
+def submit(
+    body: SubmitRequest,
+    _: Authorized,
+    settings: SettingsDep,
+    dagster: DagsterDep,
+    now: NowDep,
+    request: Request,
+    response: Response,
+) -> SubmitResult:
+    """One ``partition`` queues one Dagster run; ``start``..``end`` (inclusive) launches a partition backfill.
+    Partitions are completed UTC hours from IOT_PARTITIONS_START on; a range holds at most
+    IOT_API_MAX_RANGE_HOURS hours."""
+    job_name = JOBS[body.job]
+    tags = {SUBMITTED_BY_TAG: "api"}
+    if body.partition is not None:
+        key = validate_partition(body.partition, partitions_start=settings.partitions_start, now=now)
+        run_id = dagster.submit_partition(job_name, key, tags)
+        response.headers["Location"] = str(request.url_for("get_run", run_id=run_id))
+        return SubmitResult(
+            success=True,
+            run_id=run_id,
+            partition=key,
+            message=f"queued Dagster run {run_id} of {job_name} for {key}; follow it at /api/v1/jobs/runs/{run_id}",
+        )
+    assert body.start is not None and body.end is not None  # SubmitRequest guarantees one of the two forms
+    keys = validate_range(
+        body.start,
+        body.end,
+        partitions_start=settings.partitions_start,
+        now=now,
+        max_hours=settings.api_max_range_hours,
+    )
+    backfill_id = dagster.launch_backfill(job_name, keys, tags)
+    response.headers["Location"] = str(request.url_for("get_backfill", backfill_id=backfill_id))
+    return SubmitResult(
+        success=True,
+        backfill_id=backfill_id,
+        start=keys[0],
+        end=keys[-1],
+        message=f"launched backfill {backfill_id} of {job_name} over {len(keys)} hour(s) {keys[0]}..{keys[-1]}; "
+        f"follow it at /api/v1/jobs/backfills/{backfill_id}",
+    )
+
+
+@router.get("/runs/{run_id}", summary="A Dagster run and its Spark application", responses=_not_found)
+def get_run(run_id: RunId, dagster: DagsterDep, cluster: ClusterDep) -> Run:
+    """The run's status, partition (or range) and the Spark application it started."""
+    run = dagster.run(run_id)
+    return _run(run, spark_app_of_run(cluster.state(), run_id))
+
+
+@router.delete(
+    "/runs/{run_id}",
+    summary="Terminate a Dagster run (and so its Spark application)",
+    status_code=202,
+    responses={**_auth, **_not_found, **_conflict},
+)
+def stop_run(run_id: RunId, _: Authorized, dagster: DagsterDep, cluster: ClusterDep) -> StopRunResult:
+    """A queued run is canceled at once; a started one goes to CANCELING, its Spark application stops, then
+    CANCELED. Stopping a run that is already canceled is not an error; one that succeeded or failed is (409)."""
+    run = dagster.run(run_id)
+    if run.status in ("CANCELING", "CANCELED"):
+        return StopRunResult(
+            success=True, run_id=run_id, status=run.status, message=f"run {run_id} is already {run.status}"
+        )
+    if run.finished:
+        raise Conflict(f"run {run_id} has already ended with status {run.status}; there is nothing to stop")
+    run = dagster.terminate_run(run_id)
+    cluster.invalidate()
+    return StopRunResult(
+        success=True,
+        run_id=run_id,
+        status=run.status,
+        message=f"run {run_id} is {run.status}; its Spark application stops with it",
+    )
+
+
+@router.get("/backfills/{backfill_id}", summary="A partition backfill and its runs", responses=_not_found)
+def get_backfill(backfill_id: BackfillId, dagster: DagsterDep, cluster: ClusterDep) -> Backfill:
+    """The backfill's status, the partitions it covers and the runs it has launched so far."""
+    return _backfill(dagster.backfill(backfill_id), cluster.state())
+
+
+@router.delete(
+    "/backfills/{backfill_id}",
+    summary="Cancel a partition backfill",
+    status_code=202,
+    responses={**_auth, **_not_found, **_conflict},
+)
+def cancel_backfill(backfill_id: BackfillId, _: Authorized, dagster: DagsterDep, cluster: ClusterDep) -> Backfill:
+    """No more runs are launched; queued ones are canceled and running ones terminated by Dagster's daemon."""
+    backfill = dagster.cancel_backfill(backfill_id)
+    cluster.invalidate()
+    return _backfill(backfill, cluster.state())

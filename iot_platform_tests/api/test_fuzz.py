@@ -1,0 +1,52 @@
+"""Property-based fuzz of the OpenAPI schema (schemathesis) on fakes: no input makes the API answer 5xx,
+every answer matches the documented status codes, content types and schemas."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from iot_platform.api.deps import utc_now
+from iot_platform.api.main import create_app
+from iot_platform_tests.api.conftest import AUTH, NOW, unit_settings
+from iot_platform_tests.api.fakes import FakeDagster, FakeMaster, FakeStats
+
+app = create_app(
+    unit_settings(Path(tempfile.gettempdir()) / "iot-api-fuzz"),
+    dagster=FakeDagster(),
+    spark_master=FakeMaster(),
+    stats_reader=FakeStats(),
+)
+app.dependency_overrides[utc_now] = lambda: NOW
+schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+
+
+def not_a_server_error(ctx: object, response: schemathesis.Response, case: schemathesis.Case) -> bool:
+    """Every engine behind the fakes is up, so no answer may be 5xx."""
+    where = f"{case.method} {case.formatted_path}"
+    assert response.status_code < 500, f"{where} answered {response.status_code}: {response.text[:300]}"
+    return True
+
+
+@schema.parametrize()
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_input_makes_the_api_fail(case: schemathesis.Case) -> None:
+    case.call_and_validate(
+        headers=AUTH,
+        checks=[
+            not_a_server_error,
+            status_code_conformance,
+            content_type_conformance,
+            response_schema_conformance,
+            negative_data_rejection,
+        ],
+    )
