@@ -143,9 +143,11 @@ def run_ingestion(
         reader = reader.option("assign", json.dumps({topic: [r.partition for r in reading]}))
         for key, value in the_plan.spark_options().items():
             reader = reader.option(key, value)
+        # Kafka partitions map to Spark tasks; on a backlog, split their offset ranges (no shuffle) so every
+        # core has work.
+        if the_plan.total > 200_000:
+            reader = reader.option("minPartitions", str(max(2, spark.sparkContext.defaultParallelism * 2)))
         raw = reader.load()
-        # Kafka partitions map to Spark tasks; split large partitions so both cores work on a backlog.
-        raw = raw.repartition(max(2, settings.spark_shuffle_partitions)) if the_plan.total > 200_000 else raw
     else:
         raw = spark.createDataFrame(
             [], "key binary, value binary, topic string, partition int, offset long, timestamp timestamp"
@@ -156,6 +158,13 @@ def run_ingestion(
     parsed = parse_readings(raw).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         valid, rejected = split_valid_rejected(parsed, rejected_at=now)
+        step = time.monotonic()
+
+        def progress(what: str) -> None:
+            nonlocal step
+            log(f"{what} in {time.monotonic() - step:.1f}s")
+            step = time.monotonic()
+
         counts = {
             row["reason"] or "": row["n"]
             for row in parsed.groupBy("reason").agg(F.count(F.lit(1)).alias("n")).collect()
@@ -164,6 +173,7 @@ def run_ingestion(
         valid_count = counts.pop("", 0)
         result.rejected_by_reason = dict(sorted(counts.items()))
         result.rejected = sum(counts.values())
+        progress(f"read and parsed {result.readings_in} records ({result.rejected} malformed)")
 
         # 1. Rejected records first: keyed by (topic, partition, offset), so a retried run stores each once.
         if result.rejected:
@@ -198,6 +208,7 @@ def run_ingestion(
         # 2. Valid readings: one per (sensor_id, event_time), in the batch and against the stored hours.
         unique = dedupe_readings(valid).persist(StorageLevel.MEMORY_AND_DISK)
         unique_count = unique.count()
+        progress(f"de-duplicated to {unique_count} readings")
         result.duplicates_in_batch = valid_count - unique_count
         new_rows = unique
         if unique_count:
@@ -228,6 +239,7 @@ def run_ingestion(
         result.readings_per_hour = {_hour_key(_as_utc(row["hour"])): int(row["n"]) for row in per_hour}
         result.stored = sum(result.readings_per_hour.values())
         result.duplicates_already_stored = unique_count - result.stored
+        progress(f"compared with stored readings: {result.stored} new")
 
         # 3. Offsets and rows in one snapshot; refuse if another run committed since this one planned.
         readings_table.refresh()
@@ -245,6 +257,7 @@ def run_ingestion(
             .option(f"snapshot-property.{RUN_ID_PROPERTY}", run_id)
             .append()
         )
+        progress(f"committed {result.stored} readings with offsets")
         new_rows.unpersist()
         unique.unpersist()
     finally:

@@ -353,11 +353,14 @@ def test_fuzzing_the_schema_on_the_real_stack_gives_no_server_error(stack_settin
 def test_deleting_an_application_no_run_owns_kills_it_at_the_master(api: TestClient, stack_settings: Settings) -> None:
     from pyspark.sql import SparkSession
 
+    from iot_platform.resources.spark import spark_conf
+
     name = f"adhoc-{uuid.uuid4().hex[:8]}"
-    builder = SparkSession.builder.master(stack_settings.master_url).appName(name)
+    builder = SparkSession.builder
+    # The platform's settings (jars, catalog) too: the first session fixes the JVM's classpath for the whole
+    # test process, and later tests run the platform's Spark jobs in it.
     for key, value in {
-        "spark.driver.host": stack_settings.bind_host,
-        "spark.driver.bindAddress": stack_settings.bind_host,
+        **spark_conf(stack_settings, name),
         "spark.cores.max": "1",
         "spark.executor.memory": "512m",
         "spark.ui.enabled": "false",
