@@ -337,7 +337,7 @@ class Kafka(Service):
         if meta.exists():
             return
         (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = kafka_cluster_id()
         cmd = self._java(
             "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id, "-c", str(server), heap_mb=256
         )
@@ -386,6 +386,15 @@ class Kafka(Service):
 
     def after_start(self) -> None:
         ensure_topic(self.settings)
+
+
+def kafka_cluster_id() -> str:
+    """A random KRaft cluster id: 16 bytes, URL-safe base64, never starting with '-' (Kafka's tools would read
+    such an id as an option, and Kafka's own generator avoids it for that reason)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def ensure_topic(settings: Settings, topic: str | None = None) -> None:
