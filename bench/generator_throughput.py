@@ -37,7 +37,8 @@ from confluent_kafka.admin import AdminClient
 
 from iot_platform.generator.readings import ReadingGenerator, format_timestamp, to_epoch_ms
 from iot_platform.generator.sensors_config import load_sensor_set
-from iot_platform.generator.service import PRODUCER_CONFIG, ensure_topic
+from iot_platform.generator.service import PRODUCER_CONFIG
+from iot_platform.resources.kafka import create_topic_if_missing
 from iot_platform.settings import Settings, load_settings
 from iot_platform.stack import artifacts
 from iot_platform.stack.services import settings_environment
@@ -211,7 +212,7 @@ def main() -> None:
                         if run.on_topic != run.produced:
                             raise SystemExit(f"topic holds {run.on_topic} records, generator produced {run.produced}")
                     else:
-                        ensure_topic(admin, settings, topic, timeout_s=30)
+                        create_topic_if_missing(admin, settings, topic, timeout_s=30)
                         java = run_java(settings, topic, args.count, payloads, label, props)
                         java_round.append(java)
                         print(f"[{number}] {label}: {java.records:,} records at {java.rate:,.0f}/s")

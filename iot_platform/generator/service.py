@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, KafkaException, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
 
 from iot_platform.errors import ConfigurationError, PlatformError, ServiceUnavailable
 from iot_platform.generator.readings import (
@@ -42,6 +42,7 @@ from iot_platform.generator.readings import (
     to_epoch_ms,
 )
 from iot_platform.generator.sensors_config import SensorSet, load_sensor_set
+from iot_platform.resources.kafka import create_topic_if_missing
 from iot_platform.settings import Settings
 
 log = logging.getLogger("iot_platform.generator")
@@ -163,41 +164,6 @@ def producer_config(settings: Settings, overrides: dict[str, Any] | None = None)
 def service_command() -> list[str]:
     """Command line running the live generator as a stack service (settings from ``IOT_*`` variables)."""
     return [sys.executable, "-m", "iot_platform", "generator", "run"]
-
-
-def ensure_topic(admin: AdminClient, settings: Settings, topic: str, timeout_s: float) -> bool:
-    """Create the readings topic with the platform's partition count and retention if it does not exist.
-
-    Args:
-        admin: A connected admin client.
-        settings: Partition count (``IOT_KAFKA_PARTITIONS``) and retention (``IOT_KAFKA_RETENTION_HOURS``).
-        topic: The topic name.
-        timeout_s: How long to wait for the broker.
-
-    Returns:
-        True if this call created the topic.
-
-    Raises:
-        ServiceUnavailable: the broker refused to create the topic.
-    """
-    if topic in admin.list_topics(timeout=timeout_s).topics:
-        return False
-    new_topic = NewTopic(
-        topic,
-        num_partitions=settings.kafka_partitions,
-        replication_factor=-1,  # the broker's default.replication.factor
-        config={"retention.ms": str(settings.kafka_retention_hours * 3_600_000)},
-    )
-    future = admin.create_topics([new_topic], operation_timeout=timeout_s)[topic]
-    try:
-        future.result(timeout=timeout_s)
-    except KafkaException as exc:
-        error = exc.args[0]
-        if isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
-            return False
-        raise ServiceUnavailable("kafka", f"cannot create topic {topic!r}: {error}") from None
-    log.info("created topic %s (%d partitions)", topic, settings.kafka_partitions)
-    return True
 
 
 @contextlib.contextmanager
@@ -373,7 +339,7 @@ class GeneratorService:
                 if attempt == 1:
                     log.warning("waiting up to %g s for Kafka at %s", self.connect_timeout_s, bootstrap)
                 self._stop.wait(min(1.0, max(0.0, deadline - self._clock())))
-        ensure_topic(admin, self.settings, self.topic, timeout_s=max(5.0, self.connect_timeout_s))
+        create_topic_if_missing(admin, self.settings, self.topic, timeout_s=max(5.0, self.connect_timeout_s))
 
     def _on_delivery(self, err: KafkaError | None, _msg: object) -> None:
         # Only failures are reported (delivery.report.only.error).

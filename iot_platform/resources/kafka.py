@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+from typing import TYPE_CHECKING
+
 from dagster import ConfigurableResource
 
 from iot_platform.errors import ServiceUnavailable
+
+if TYPE_CHECKING:
+    from confluent_kafka.admin import AdminClient
+
+    from iot_platform.settings import Settings
 
 
 def topic_watermarks(bootstrap_servers: str, topic: str, timeout_s: float = 10.0) -> dict[int, tuple[int, int]]:
@@ -60,3 +68,41 @@ class KafkaResource(ConfigurableResource):
 
     def watermarks(self, timeout_s: float = 10.0) -> dict[int, tuple[int, int]]:
         return topic_watermarks(self.bootstrap_servers(), self.topic(), timeout_s)
+
+
+def create_topic_if_missing(admin: AdminClient, settings: Settings, topic: str, timeout_s: float) -> bool:
+    """Create the readings topic with the platform's partition count and retention if it does not exist.
+
+    Args:
+        admin: A connected admin client.
+        settings: Partition count (``IOT_KAFKA_PARTITIONS``) and retention (``IOT_KAFKA_RETENTION_HOURS``).
+        topic: The topic name.
+        timeout_s: How long to wait for the broker.
+
+    Returns:
+        True if this call created the topic.
+
+    Raises:
+        ServiceUnavailable: the broker refused to create the topic.
+    """
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import NewTopic
+
+    if topic in admin.list_topics(timeout=timeout_s).topics:
+        return False
+    new_topic = NewTopic(
+        topic,
+        num_partitions=settings.kafka_partitions,
+        replication_factor=-1,  # the broker's default.replication.factor
+        config={"retention.ms": str(settings.kafka_retention_hours * 3_600_000)},
+    )
+    future = admin.create_topics([new_topic], operation_timeout=timeout_s)[topic]
+    try:
+        future.result(timeout=timeout_s)
+    except KafkaException as exc:
+        error = exc.args[0]
+        if isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+            return False
+        raise ServiceUnavailable("kafka", f"cannot create topic {topic!r}: {error}") from None
+    logging.getLogger("iot_platform.kafka").info("created topic %s (%d partitions)", topic, settings.kafka_partitions)
+    return True

@@ -399,25 +399,12 @@ def kafka_cluster_id() -> str:
 
 def ensure_topic(settings: Settings, topic: str | None = None) -> None:
     """Create the readings topic with the configured partitions and retention, if it is missing."""
-    from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.admin import AdminClient
 
-    name = topic or settings.kafka_topic
+    from iot_platform.resources.kafka import create_topic_if_missing
+
     admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
-    if name in admin.list_topics(timeout=10).topics:
-        return
-    new = NewTopic(
-        name,
-        num_partitions=settings.kafka_partitions,
-        replication_factor=1,
-        config={"retention.ms": str(settings.kafka_retention_hours * 3600 * 1000)},
-    )
-    future = admin.create_topics([new], operation_timeout=30)[name]
-    try:
-        future.result(timeout=60)
-    except KafkaException as exc:
-        if "TOPIC_ALREADY_EXISTS" not in str(exc):
-            raise StackError(f"kafka: could not create topic {name}: {exc}") from exc
+    create_topic_if_missing(admin, settings, topic or settings.kafka_topic, timeout_s=60)
 
 
 # --- Spark ---------------------------------------------------------------------------------------------------
