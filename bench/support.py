@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from iot_platform.settings import Settings, load_settings
-from iot_platform.stack.services import settings_environment
+from iot_platform.stack.services import exported_environment, settings_environment
 from iot_platform.stack.stack import Stack
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,14 +40,11 @@ def bench_stack(name: str) -> Iterator[Settings]:
         state_dir=root, IOT_CACHE_DIR=cache, generator_enabled=False, schedules_enabled=False, **BENCH_PORTS
     )
     stack = Stack(settings)
-    previous = dict(os.environ)
     try:
         stack.up(only=CORE)
-        os.environ.update(settings_environment(settings))
-        yield settings
+        with exported_environment(settings_environment(settings)):
+            yield settings
     finally:
-        os.environ.clear()
-        os.environ.update(previous)
         stack.down()
         shutil.rmtree(root, ignore_errors=True)
 

@@ -75,7 +75,11 @@ class Settings(BaseSettings):
     spark_worker_cores: int = Field(2, ge=1, description="Cores the local worker offers.")
     spark_worker_memory: str = Field("4g", pattern=r"^\d+[mMgG]$", description="Memory the local worker offers.")
     spark_driver_memory: str = Field("1g", pattern=r"^\d+[mMgG]$", description="Driver memory of platform jobs.")
-    spark_executor_memory: str = Field("2g", pattern=r"^\d+[mMgG]$", description="Executor memory of platform jobs.")
+    spark_executor_memory: str = Field(
+        "3g",
+        pattern=r"^\d+[mMgG]$",
+        description="Executor memory of platform jobs (an ingestion run keeps its batch in it while writing).",
+    )
     spark_shuffle_partitions: int = Field(4, ge=1, description="spark.sql.shuffle.partitions of platform jobs.")
 
     # --- catalog -----------------------------------------------------------------------------------------

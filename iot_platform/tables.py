@@ -40,6 +40,7 @@ DDL = {
             kafka_topic string NOT NULL,
             kafka_partition int NOT NULL,
             kafka_offset bigint NOT NULL,
+            kafka_timestamp timestamp COMMENT 'time of the Kafka record (places the record in an hour)',
             reason string NOT NULL COMMENT 'reason code, see the README',
             detail string,
             rejected_at timestamp NOT NULL
@@ -69,8 +70,25 @@ DDL = {
 }
 
 
+ADDED_COLUMNS: dict[str, list[tuple[str, str]]] = {
+    REJECTED_READINGS: [
+        (
+            "kafka_timestamp",
+            "timestamp COMMENT 'time of the Kafka record (places the record in an hour)' AFTER kafka_offset",
+        ),
+    ],
+}
+"""Columns added after a table's first release: (name, definition), added to older tables on first use."""
+
+
 def ensure_tables(spark: SparkSession, *names: str) -> None:
-    """Create the named tables (default: all) if they do not exist yet."""
+    """Create the named tables (default: all) if they do not exist yet, and add columns newer releases have."""
     spark.sql("CREATE NAMESPACE IF NOT EXISTS iot")
     for name in names or tuple(DDL):
         spark.sql(DDL[name])
+        added = ADDED_COLUMNS.get(name, [])
+        if added:
+            present = set(spark.table(name).columns)
+            for column, definition in added:
+                if column not in present:
+                    spark.sql(f"ALTER TABLE {name} ADD COLUMN {column} {definition}")

@@ -82,6 +82,7 @@ def stack_settings() -> Iterator[Settings]:
 
     Fails loudly (never skips) when a service cannot start.
     """
+    from iot_platform.stack.services import exported_environment, settings_environment
     from iot_platform.stack.stack import Stack
 
     settings = test_settings()
@@ -92,21 +93,9 @@ def stack_settings() -> Iterator[Settings]:
     except Exception as exc:
         stack.down()
         pytest.fail(f"the test stack did not start: {exc}", pytrace=False)
-    previous = {key: os.environ.get(key) for key in _exported(settings)}
-    os.environ.update(_exported(settings))
     try:
-        yield settings
+        # Code under test calls load_settings(): it reads the test stack's settings from the environment.
+        with exported_environment(settings_environment(settings)):
+            yield settings
     finally:
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         stack.down()
-
-
-def _exported(settings: Settings) -> dict[str, str]:
-    """The test stack's settings as IOT_* variables, for code under test that calls load_settings()."""
-    from iot_platform.stack.services import settings_environment
-
-    return settings_environment(settings)

@@ -13,7 +13,8 @@ import subprocess
 import sys
 import time
 import uuid
-from contextlib import closing, suppress
+from collections.abc import Iterator
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -239,6 +240,21 @@ def settings_environment(settings: Settings) -> dict[str, str]:
     env["IOT_STATE_DIR"] = str(settings.state_dir)
     env["IOT_CACHE_DIR"] = str(settings.cache_dir)
     return env
+
+
+@contextmanager
+def exported_environment(env: dict[str, str]) -> Iterator[None]:
+    """Set these variables in this process's environment for the block, then restore what was there before."""
+    previous = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def venv_bin(name: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -13,7 +12,7 @@ from typing import Any
 import dagster as dg
 
 from iot_platform.settings import Settings, load_settings
-from iot_platform.stack.services import ensure_topic, settings_environment
+from iot_platform.stack.services import ensure_topic, exported_environment, settings_environment
 
 
 def reading(sensor_id: str, ts: dt.datetime, value: float, sensor_type: str = "temperature") -> dict[str, Any]:
@@ -29,8 +28,16 @@ def reading(sensor_id: str, ts: dt.datetime, value: float, sensor_type: str = "t
     }
 
 
-def produce(settings: Settings, records: Sequence[dict[str, Any] | str | bytes], partition: int | None = None) -> None:
-    """Publish records (dicts as JSON, strings and bytes as they are) and wait for every delivery."""
+def produce(
+    settings: Settings,
+    records: Sequence[dict[str, Any] | str | bytes],
+    partition: int | None = None,
+    kafka_time: dt.datetime | None = None,
+) -> None:
+    """Publish records (dicts as JSON, strings and bytes as they are) and wait for every delivery.
+
+    ``kafka_time`` sets the Kafka record time (default: now, set by the producer).
+    """
     from confluent_kafka import Producer
 
     producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "enable.idempotence": True, "acks": "all"})
@@ -41,10 +48,12 @@ def produce(settings: Settings, records: Sequence[dict[str, Any] | str | bytes],
         else:
             value = record.encode() if isinstance(record, str) else record
             key = b"malformed"
-        if partition is None:
-            producer.produce(settings.kafka_topic, key=key, value=value)
-        else:
-            producer.produce(settings.kafka_topic, key=key, value=value, partition=partition)
+        extra: dict[str, Any] = {}
+        if partition is not None:
+            extra["partition"] = partition
+        if kafka_time is not None:
+            extra["timestamp"] = int(kafka_time.timestamp() * 1000)
+        producer.produce(settings.kafka_topic, key=key, value=value, **extra)
         producer.poll(0)
     assert producer.flush(30) == 0
 
@@ -53,20 +62,10 @@ def produce(settings: Settings, records: Sequence[dict[str, Any] | str | bytes],
 def own_topic(stack_settings: Settings, name: str) -> Iterator[Settings]:
     """Settings (also exported to the environment) pointing at a fresh topic of the test stack."""
     topic = f"{name}-{uuid.uuid4().hex[:8]}"
-    env = settings_environment(stack_settings)
-    env["IOT_KAFKA_TOPIC"] = topic
-    previous = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
+    with exported_environment({**settings_environment(stack_settings), "IOT_KAFKA_TOPIC": topic}):
         settings = load_settings()
         ensure_topic(settings)
         yield settings
-    finally:
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def run_job(

@@ -106,7 +106,9 @@ def test_hourly_stats_equal_an_independent_computation_and_reruns_change_nothing
     expected = expected_stats(readings)
 
     with own_topic(stack_settings, "hourly") as settings, dg.instance_for_test() as instance:
-        produce(settings, readings + duplicates + ["{broken", '{"sensor_id": 5}'])
+        produce(settings, readings + duplicates)
+        # Malformed records sent during the first hour count as that hour's rejected records.
+        produce(settings, ["{broken", '{"sensor_id": 5}'], kafka_time=h10 + dt.timedelta(minutes=20))
 
         backfill = run_job(
             HOURLY_STATS_JOB, instance, tags=_range_tags(hour_key(h10), hour_key(h10 + dt.timedelta(hours=2)))
@@ -115,6 +117,7 @@ def test_hourly_stats_equal_an_independent_computation_and_reruns_change_nothing
         meta = materialization_metadata(backfill, "hourly_stats")
         assert meta["readings"] == sum(v["reading_count"] for v in expected.values())
         assert meta["rows"] == len(expected)
+        assert meta["rejected"] == 2
         assert meta["spark_app_id"].startswith("app-")
         checks = {check.check_name: check for check in backfill.get_asset_check_evaluations()}
         assert {name for name, check in checks.items() if not check.passed} == {"values_in_physical_range"}

@@ -222,11 +222,75 @@ def test_valid_record_is_typed(parsed_valid: dict[str, dict[str, Any]], case: st
         "topic": TOPIC,
         "partition": 0,
         "offset": 0,
+        "kafka_timestamp": dt.datetime(2026, 11, 24, 12, 0),
         "reason": None,
         "detail": None,
         "raw_payload": None,
     }
     assert row == {**expected, **changes}
+
+
+NEAR_CANONICAL = [
+    # Records in (or one character away from) the canonical layout, where the split-at-quotes reading must agree
+    # with the JSON parse.
+    payload(),
+    json.dumps(GOOD, separators=(",", ":")),
+    json.dumps(GOOD, separators=(", ", ":")),
+    json.dumps(GOOD, indent=1),
+    payload().replace('": "', '":  "'),
+    payload().replace(", ", " , "),
+    payload(location='hall "B"'),
+    payload(location="tab\there"),
+    payload(location="Zürich"),
+    payload(unit="}"),
+    payload(unit="{"),
+    payload(sensor_id=""),
+    payload(value=-0.0),
+    payload(value=1e-300),
+    raw_with("value", "-0"),
+    raw_with("value", "1E+2"),
+    raw_with("value", "1.e2"),
+    raw_with("value", ".5"),
+    raw_with("value", "+5"),
+    raw_with("value", "5."),
+    raw_with("value", "0x1F"),
+    raw_with("value", "1e400"),
+    raw_with("value", "-1e400"),
+    raw_with("value", "1d"),
+    raw_with("value", " 5 "),
+    raw_with("value", '"5"'),
+    payload().replace('"unit"', '"Unit"'),
+    payload().replace('{"', '{ "'),
+    payload() + "\n",
+    payload()[:-1] + ', "unit": "kelvin"}',
+    payload().replace('"celsius"', '"cel\u0001sius"'),
+    payload().encode() + b"\xff",
+    payload(timestamp="2026-11-24T10:30:00.500"),
+    payload(timestamp="2026-02-30T10:30:00Z"),
+    payload(timestamp="2026-11-24T10:30:00.500+01:00"),
+    payload().replace("}", ""),
+    payload().replace(":", "", 1),
+    payload().replace(",", "", 1),
+    payload().replace('"', "", 1),
+    '{"sensor_id": "a", "sensor_type": "b", "location": "c", "value": 1, "unit": "d", "timestamp": "e"}',
+]
+
+
+def test_canonical_layout_reads_like_the_json_parse(kafka_batch: Any) -> None:
+    cases = [case[1] for case in MALFORMED] + [case[1] for case in VALID] + NEAR_CANONICAL
+    fast = collect_parsed(R.parse_readings(kafka_batch(cases)))
+    slow = collect_parsed(R.parse_readings(kafka_batch(cases), fast_path=False))
+
+    assert len(fast) == len(cases)
+    for record, with_fast_path, json_only in zip(cases, fast, slow, strict=True):
+        assert with_fast_path == json_only, record
+    assert sum(row["reason"] is None for row in fast) > len(VALID)
+
+
+def test_rejected_records_keep_the_kafka_record_time(kafka_batch: Any) -> None:
+    _, rejected = R.split_valid_rejected(R.parse_readings(kafka_batch(["oops"])))
+
+    assert [row.kafka_timestamp for row in rejected.collect()] == [dt.datetime(2026, 11, 24, 12, 0)]
 
 
 def test_output_columns_and_types(kafka_batch: Any) -> None:
