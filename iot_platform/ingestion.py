@@ -288,6 +288,13 @@ def run_ingestion(
             f"committed {result.stored} readings with offsets ({result.duplicates_in_batch} duplicates in the "
             f"batch, {result.duplicates_already_stored} already stored)"
         )
+    except Exception as exc:
+        if "OffsetOutOfRangeException" in str(exc):
+            raise IngestionError(
+                f"Kafka deleted records of {topic} while this run read them (retention); nothing was written. "
+                "Run ingestion again: it reports the records lost"
+            ) from exc
+        raise
     finally:
         batch.unpersist()
         spark.conf.set(CACHE_COMPRESSION, compressed)

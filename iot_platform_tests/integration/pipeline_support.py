@@ -59,10 +59,17 @@ def produce(
 
 
 @contextmanager
-def own_topic(stack_settings: Settings, name: str) -> Iterator[Settings]:
-    """Settings (also exported to the environment) pointing at a fresh topic of the test stack."""
+def own_topic(stack_settings: Settings, name: str, retention_hours: int | None = None) -> Iterator[Settings]:
+    """Settings (also exported to the environment) pointing at a fresh topic of the test stack.
+
+    ``retention_hours`` overrides the topic's retention: Kafka deletes records whose record time is older than
+    that, so records sent with a record time in a past test hour need a retention reaching back to it.
+    """
     topic = f"{name}-{uuid.uuid4().hex[:8]}"
-    with exported_environment({**settings_environment(stack_settings), "IOT_KAFKA_TOPIC": topic}):
+    env = {**settings_environment(stack_settings), "IOT_KAFKA_TOPIC": topic}
+    if retention_hours is not None:
+        env["IOT_KAFKA_RETENTION_HOURS"] = str(retention_hours)
+    with exported_environment(env):
         settings = load_settings()
         ensure_topic(settings)
         yield settings

@@ -105,9 +105,13 @@ def test_hourly_stats_equal_an_independent_computation_and_reruns_change_nothing
     duplicates = [dict(readings[5], value=-999.0), readings[17]]
     expected = expected_stats(readings)
 
-    with own_topic(stack_settings, "hourly") as settings, dg.instance_for_test() as instance:
+    # Malformed records sent during the first hour (a 2025 hour) count as that hour's rejected records; the topic
+    # keeps records of that age.
+    with (
+        own_topic(stack_settings, "hourly", retention_hours=5 * 365 * 24) as settings,
+        dg.instance_for_test() as instance,
+    ):
         produce(settings, readings + duplicates)
-        # Malformed records sent during the first hour count as that hour's rejected records.
         produce(settings, ["{broken", '{"sensor_id": 5}'], kafka_time=h10 + dt.timedelta(minutes=20))
 
         backfill = run_job(
