@@ -31,6 +31,7 @@ RUN_ID_PROPERTY = "iot.dagster-run-id"
 """Snapshot-summary key naming the Dagster run that committed a snapshot."""
 
 CACHE_COMPRESSION = "spark.sql.inMemoryColumnarStorage.compressed"
+"""Spark setting turned off while a run caches its batch (restored afterwards)."""
 
 KAFKA_CONSUMER_OPTIONS = {
     "kafka.max.partition.fetch.bytes": str(8 * 1024 * 1024),
