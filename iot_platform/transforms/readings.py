@@ -7,7 +7,7 @@ right JSON types, a finite ``value`` and a ``timestamp`` that parses; everything
 How the payload is parsed, and why (all in the JVM, no Python UDF; see ``bench/transforms_throughput.py``):
 
 0. A record in the canonical layout (the six fields in the contract's order, one object, ``": "``/``":"`` and
-   ``", "``/``","`` between tokens, no backslash or control character anywhere, valid UTF-8) is read by splitting
+   ``", "``/``","`` between tokens, no backslash, no control character in a string, valid UTF-8) is read by splitting
    it at its double quotes: with no escapes every quote delimits a string, so the pieces are the keys, the string
    values and the separators, each checked exactly (the number against the JSON number grammar). Whatever this
    proves valid is exactly what the JSON parse below would return, at about a quarter of its cost; everything
