@@ -25,7 +25,6 @@ import os
 import re
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -35,6 +34,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from iot_platform.generator.cli import backfill_command
 from iot_platform.generator.readings import ReadingGenerator, format_timestamp, to_epoch_ms
 from iot_platform.generator.sensors_config import load_sensor_set
 from iot_platform.generator.service import PRODUCER_CONFIG
@@ -97,21 +97,7 @@ def run_generator(settings: Settings, topic: str, count: int) -> GeneratorRun:
     ticks = -(-count // sensors)
     start_ms = to_epoch_ms(WINDOW_START)
     end_ms = start_ms + int(ticks * settings.generator_interval_s * 1000) + 1000
-    command = [
-        sys.executable,
-        "-m",
-        "iot_platform",
-        "generator",
-        "backfill",
-        "--start",
-        format_timestamp(start_ms),
-        "--end",
-        format_timestamp(end_ms),
-        "--count",
-        str(count),
-        "--seed",
-        "1",
-    ]
+    command = backfill_command(format_timestamp(start_ms), format_timestamp(end_ms), seed=1, count=count)
     with tempfile.TemporaryFile("w+") as log:
         began = time.monotonic()
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log, text=True)

@@ -14,40 +14,26 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import subprocess
-import sys
 import tempfile
 import time
 
 from support import REPO, PeakMemory, bench_stack
 
+from iot_platform.generator.cli import backfill_command
+from iot_platform.generator.sensors_config import load_sensor_set
 from iot_platform.ingestion import run_ingestion
 from iot_platform.resources.spark import spark_session
-
-SENSORS = 12
-CADENCE_S = 0.5
+from iot_platform.settings import Settings
 
 
-def publish_backlog(readings: int) -> float:
+def publish_backlog(settings: Settings, readings: int) -> float:
+    """Backfill ``readings`` readings of the configured sensor set at its cadence; seconds it took."""
+    sensors = load_sensor_set(settings.generator_sensors_file).sensor_count
     start = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
-    end = start + dt.timedelta(seconds=readings / SENSORS * CADENCE_S)
+    end = start + dt.timedelta(seconds=readings / sensors * settings.generator_interval_s)
     began = time.monotonic()
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "iot_platform",
-            "generator",
-            "backfill",
-            "--start",
-            start.isoformat(),
-            "--end",
-            end.isoformat(),
-            "--seed",
-            "7",
-        ],
-        check=True,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
+        backfill_command(start.isoformat(), end.isoformat(), seed=7), check=True, cwd=REPO, stdout=subprocess.DEVNULL
     )
     return time.monotonic() - began
 
@@ -116,7 +102,7 @@ def main() -> None:
     parser.add_argument("--readings", type=int, default=10_000_000)
     args = parser.parse_args()
     with bench_stack("ingestion") as settings:
-        produce_s = publish_backlog(args.readings)
+        produce_s = publish_backlog(settings, args.readings)
         print(f"backlog: {args.readings:,} readings published in {produce_s:.1f} s", flush=True)
         # Each design runs in its own Spark application (a fresh executor JVM, as a scheduled run gets), timed
         # from its first read to its last commit; a warm-up application loads the driver's classes first.

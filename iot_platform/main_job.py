@@ -18,6 +18,7 @@ import sys
 import time
 
 from iot_platform.errors import PlatformError, ServiceUnavailable
+from iot_platform.generator.cli import backfill_command
 from iot_platform.jobs import HOURLY_STATS_JOB
 from iot_platform.partitions import partition_key
 from iot_platform.settings import Settings, load_settings
@@ -44,22 +45,7 @@ def run(settings: Settings, hours: int, timeout_s: float) -> int:
     start, end = last_completed_hours(dt.datetime.now(dt.UTC), hours)
     first, last = partition_key(start), partition_key(end - dt.timedelta(hours=1))
     print(f"1/3 publishing sensor readings for {first} .. {last} (UTC) to {settings.kafka_topic}", flush=True)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "iot_platform",
-            "generator",
-            "backfill",
-            "--start",
-            start.isoformat(),
-            "--end",
-            end.isoformat(),
-            "--seed",
-            "42",
-        ],
-        check=True,
-    )
+    subprocess.run(backfill_command(start.isoformat(), end.isoformat(), seed=42), check=True)
 
     client = _graphql_client(settings)
     tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}

@@ -11,6 +11,21 @@ SENSOR_READINGS = "iot.sensor_readings"
 REJECTED_READINGS = "iot.rejected_readings"
 HOURLY_STATS = "iot.hourly_stats"
 
+HOURLY_STATS_COLUMNS: tuple[str, ...] = (
+    "window_start",
+    "window_end",
+    "sensor_id",
+    "sensor_type",
+    "location",
+    "avg_value",
+    "min_value",
+    "max_value",
+    "stddev_value",
+    "reading_count",
+    "processed_at",
+)
+"""The contract's columns of ``iot.hourly_stats``, in order (what the aggregation writes and the API serves)."""
+
 _PROPERTIES = (
     "'format-version'='2', 'write.parquet.compression-codec'='zstd', "
     "'write.metadata.delete-after-commit.enabled'='true', 'write.metadata.previous-versions-max'='50'"

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from iot_platform.api.errors import InvalidQuery
 from iot_platform.errors import ServiceUnavailable
-from iot_platform.tables import HOURLY_STATS
+from iot_platform.tables import HOURLY_STATS, HOURLY_STATS_COLUMNS
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -31,19 +31,7 @@ if TYPE_CHECKING:
 
     from iot_platform.settings import Settings
 
-COLUMNS = (
-    "window_start",
-    "window_end",
-    "sensor_id",
-    "sensor_type",
-    "location",
-    "avg_value",
-    "min_value",
-    "max_value",
-    "stddev_value",
-    "reading_count",
-    "processed_at",
-)
+COLUMNS = HOURLY_STATS_COLUMNS
 """The contract's columns of ``iot.hourly_stats``, in order; later columns are not served."""
 
 MAX_LIMIT = 10_000

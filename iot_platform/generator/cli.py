@@ -20,6 +20,23 @@ _sensors_file = click.option(
     default=None,
     help="YAML sensor set (default: IOT_GENERATOR_SENSORS_FILE, else the built-in set).",
 )
+
+
+def backfill_command(start: str, end: str, seed: int, count: int | None = None) -> list[str]:
+    """The command line of ``iot-platform generator backfill`` run with this interpreter (for a child process).
+
+    Args:
+        start: Window start, ISO-8601 with an offset.
+        end: Window end (exclusive), ISO-8601 with an offset.
+        seed: Seed of the readings.
+        count: Stop after this many readings.
+    """
+    command = [sys.executable, "-m", "iot_platform", "generator", "backfill", "--start", start, "--end", end]
+    if count is not None:
+        command += ["--count", str(count)]
+    return [*command, "--seed", str(seed)]
+
+
 _seed = click.option("--seed", type=int, default=None, help="Seed of the readings (default: random, logged).")
 _count = click.option("--count", type=int, default=None, help="Stop after this many readings.")
 

@@ -13,6 +13,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from iot_platform import tables
 from iot_platform.transforms.hourly_stats import HOURLY_STATS_COLUMNS, HOURLY_STATS_SCHEMA, aggregate_hourly
 from iot_platform_tests.transforms.conftest import readings_frame_from, session_time_zone
 from iot_platform_tests.transforms.reference import from_micros, reference_hourly_stats
@@ -84,6 +85,7 @@ def test_columns_types_and_order(spark: SparkSession) -> None:
     assert (
         tuple(df.columns)
         == HOURLY_STATS_COLUMNS
+        == tables.HOURLY_STATS_COLUMNS
         == (
             "window_start",
             "window_end",
