@@ -13,7 +13,8 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -36,6 +37,9 @@ from iot_platform.partitions import partition_key
 from iot_platform.resources.spark_master import HttpSparkMasterClient
 from iot_platform.settings import Settings
 from iot_platform_tests.integration.pipeline_support import produce, reading
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 pytestmark = pytest.mark.integration
 
@@ -350,24 +354,36 @@ def test_fuzzing_the_schema_on_the_real_stack_gives_no_server_error(stack_settin
 
 
 # --- stop: DELETE an application no run owns ------------------------------------------------------------------
-def test_deleting_an_application_no_run_owns_kills_it_at_the_master(api: TestClient, stack_settings: Settings) -> None:
+@contextmanager
+def adhoc_session(settings: Settings, name: str, cores: int) -> Iterator[SparkSession]:
+    """A Spark application of this test process on the stack's master, holding ``cores`` cores, stopped after.
+
+    It carries the platform's settings (jars, catalog) too: the first session fixes the JVM's classpath for the
+    whole test process, and later tests run the platform's Spark jobs in it.
+    """
     from pyspark.sql import SparkSession
 
     from iot_platform.resources.spark import spark_conf
 
-    name = f"adhoc-{uuid.uuid4().hex[:8]}"
     builder = SparkSession.builder
-    # The platform's settings (jars, catalog) too: the first session fixes the JVM's classpath for the whole
-    # test process, and later tests run the platform's Spark jobs in it.
     for key, value in {
-        **spark_conf(stack_settings, name),
-        "spark.cores.max": "1",
+        **spark_conf(settings, name),
+        "spark.cores.max": str(cores),
+        "spark.executor.cores": str(cores),
         "spark.executor.memory": "512m",
         "spark.ui.enabled": "false",
     }.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     try:
+        yield session
+    finally:
+        session.stop()
+
+
+def test_deleting_an_application_no_run_owns_kills_it_at_the_master(api: TestClient, stack_settings: Settings) -> None:
+    name = f"adhoc-{uuid.uuid4().hex[:8]}"
+    with adhoc_session(stack_settings, name, cores=1) as session:
         app_id = session.sparkContext.applicationId
         listed = poll(
             f"application {name} listed",
@@ -387,47 +403,59 @@ def test_deleting_an_application_no_run_owns_kills_it_at_the_master(api: TestCli
         assert get_json(api, f"/api/v1/jobs/apps/{app_id}")["active"] is False
         again = api.delete(f"/api/v1/jobs/apps/{app_id}", headers=auth(stack_settings))
         assert again.status_code == 409
-    finally:
-        session.stop()
 
 
 # --- stop: DELETE a running run ---------------------------------------------------------------------------------
 def test_deleting_a_running_run_cancels_it_and_stops_its_spark_application(
     api: TestClient, stack_settings: Settings
 ) -> None:
+    """The run is held in a Spark action (another application holds every core), so the stop lands mid-work."""
     prefix, hour = unique_prefix(), BASE_HOUR + 6 * HOUR
     produce_hour(stack_settings, prefix, hour)
-    response = api.post(
-        "/api/v1/jobs/submit",
-        json={"job": "hourly_stats", "partition": partition_key(hour)},
-        headers=auth(stack_settings),
-    )
-    assert response.status_code == 202, response.text
-    run_id = response.json()["run_id"]
+    with adhoc_session(stack_settings, f"holder-{prefix}", cores=stack_settings.spark_worker_cores) as holder:
+        holder_id = holder.sparkContext.applicationId
+        poll(
+            f"application {holder_id} holding every core",
+            lambda: api.get(f"/api/v1/jobs/apps/{holder_id}"),  # unknown (404) until the API's cache renews
+            lambda response: (
+                response.status_code == 200 and response.json()["cores"] == stack_settings.spark_worker_cores
+            ),
+            60,
+        )
+        response = api.post(
+            "/api/v1/jobs/submit",
+            json={"job": "hourly_stats", "partition": partition_key(hour)},
+            headers=auth(stack_settings),
+        )
+        assert response.status_code == 202, response.text
+        run_id = response.json()["run_id"]
 
-    def running_app(run: dict[str, Any]) -> bool:
-        if run["status"] in FINISHED:
-            pytest.fail(f"run {run_id} ended ({run['status']}) before its Spark application was seen running")
-        return run["spark_app_id"] is not None and get_json(api, f"/api/v1/jobs/apps/{run['spark_app_id']}")["active"]
+        def waiting_app(run: dict[str, Any]) -> bool:
+            if run["status"] in FINISHED:
+                pytest.fail(f"run {run_id} ended ({run['status']}) before its Spark application was seen waiting")
+            if run["spark_app_id"] is None:
+                return False
+            app = get_json(api, f"/api/v1/jobs/apps/{run['spark_app_id']}")
+            return bool(app["active"] and app["cores"] == 0)
 
-    run = poll(f"run {run_id} running on Spark", lambda: get_json(api, f"/api/v1/jobs/runs/{run_id}"), running_app)
-    app_id = run["spark_app_id"]
-    stopped_at = dt.datetime.now(dt.UTC)
-    response = api.delete(f"/api/v1/jobs/runs/{run_id}", headers=auth(stack_settings))
-    assert response.status_code == 202, response.text
-    assert response.json()["status"] in {"CANCELING", "CANCELED"}
+        run = poll(f"run {run_id} waiting on Spark", lambda: get_json(api, f"/api/v1/jobs/runs/{run_id}"), waiting_app)
+        app_id = run["spark_app_id"]
+        stopped_at = dt.datetime.now(dt.UTC)
+        response = api.delete(f"/api/v1/jobs/runs/{run_id}", headers=auth(stack_settings))
+        assert response.status_code == 202, response.text
+        assert response.json()["status"] in {"CANCELING", "CANCELED"}
+        run = poll(
+            f"run {run_id} CANCELED",
+            lambda: get_json(api, f"/api/v1/jobs/runs/{run_id}"),
+            lambda r: r["status"] in FINISHED,
+        )
+        assert run["status"] == "CANCELED", run
 
     def apps_of_run() -> list[dict[str, Any]]:
         return [
             app for app in get_json(api, "/api/v1/jobs/apps", include_completed=True) if app["dagster_run_id"] == run_id
         ]
 
-    run = poll(
-        f"run {run_id} CANCELED",
-        lambda: get_json(api, f"/api/v1/jobs/runs/{run_id}"),
-        lambda r: r["status"] in FINISHED,
-    )
-    assert run["status"] == "CANCELED", run
     poll(
         f"no active Spark application of run {run_id}", apps_of_run, lambda apps: not any(a["active"] for a in apps), 60
     )
