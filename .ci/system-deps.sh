@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# System packages the stack needs: a JDK 17 (Kafka, Spark), Maven (resolves the jars once), Go (builds MinIO once
-# for the postgres-s3 profile). PostgreSQL's server is installed by `stack up --profile postgres-s3` when missing.
+# System packages the stack needs: a JDK 17 (Kafka, Spark; its javac compiles the platform's Spark functions),
+# Maven (resolves the jars once), Go (builds MinIO once for the postgres-s3 profile). PostgreSQL's server is
+# installed by `stack up --profile postgres-s3` when missing.
 set -euo pipefail
 missing=()
-command -v java >/dev/null || missing+=(openjdk-17-jdk-headless)
+command -v java >/dev/null && command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || missing+=(golang-go)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)

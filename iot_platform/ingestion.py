@@ -114,7 +114,8 @@ def run_ingestion(
     from iot_platform.transforms.readings import (
         READING_COLUMNS,
         dedupe_readings,
-        parse_readings,
+        judge_records,
+        read_canonical,
         split_valid_rejected,
         utc_hour_start,
     )
@@ -159,19 +160,23 @@ def run_ingestion(
     from pyspark import StorageLevel
     from pyspark.sql import Observation
 
-    # One read of Kafka: the parsed batch, hash-partitioned by UTC hour (malformed records have none), is kept
-    # while the rejected records, the de-duplication and the readings' commit use it. Partitioned by hour, it
-    # is de-duplicated and written without another shuffle, one file per hour and partition.
-    # The batch is read a few times and dropped at the end of the run: building an uncompressed cache costs
-    # less than compressing it.
+    # One read of Kafka: the batch, hash-partitioned by UTC hour and kept while the counts, the rejected records,
+    # the de-duplication and the readings' commit use it. Records the canonical reader proved valid carry their
+    # reading and are partitioned by its hour, so they are de-duplicated and written without another shuffle, one
+    # file per hour and partition. The others (malformed records, valid ones in another layout) carry their bytes,
+    # spread over the partitions, and only they take the JSON parse. An uncompressed cache costs less to build
+    # than a compressed one, and the batch is dropped at the end of the run.
     compressed = spark.conf.get(CACHE_COMPRESSION, "true") or "true"
     spark.conf.set(CACHE_COMPRESSION, "false")
+    partitions = settings.spark_shuffle_partitions
+    spread = F.timestamp_micros(F.lit(-1) - F.pmod(F.col("offset"), F.lit(4 * partitions)))
     batch = (
-        parse_readings(raw)
-        .withColumn("_hour", utc_hour_start(F.col("event_time")))
-        .repartition(settings.spark_shuffle_partitions, "_hour")
+        read_canonical(raw)
+        .withColumn("_hour", F.when(F.col("canonical"), utc_hour_start(F.col("event_time"))).otherwise(spread))
+        .repartition(partitions, "_hour")
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
+    others = None
     try:
         step = time.monotonic()
 
@@ -181,27 +186,46 @@ def run_ingestion(
             step = time.monotonic()
 
         # Event-time bounds as epoch microseconds: collected datetimes would be in the driver's local time zone.
-        counts = batch.groupBy("reason").agg(
-            F.count(F.lit(1)).alias("n"),
-            F.unix_micros(F.min("event_time")).alias("lo"),
-            F.unix_micros(F.max("event_time")).alias("hi"),
-        )
-        valid_count = 0
-        bounds: tuple[int, int] | None = None
-        for row in counts.collect():
-            if row["reason"] is None:
-                valid_count = int(row["n"])
-                bounds = (row["lo"], row["hi"])
+        def overview(frame: Any, key: str) -> list[Any]:
+            return (
+                frame.groupBy(key)
+                .agg(
+                    F.count(F.lit(1)).alias("n"),
+                    F.unix_micros(F.min("event_time")).alias("lo"),
+                    F.unix_micros(F.max("event_time")).alias("hi"),
+                )
+                .collect()
+            )
+
+        valid_count, other_valid_count, other_count = 0, 0, 0
+        span: list[tuple[int, int]] = []
+        for row in overview(batch, "canonical"):
+            if row["canonical"]:
+                valid_count += int(row["n"])
+                span.append((row["lo"], row["hi"]))
             else:
-                result.rejected_by_reason[row["reason"]] = int(row["n"])
+                other_count = int(row["n"])
+        if other_count:
+            others = judge_records(batch.where(~F.col("canonical")).drop("_hour")).persist(StorageLevel.MEMORY_AND_DISK)
+            for row in overview(others, "reason"):
+                if row["reason"] is None:
+                    other_valid_count = int(row["n"])
+                    span.append((row["lo"], row["hi"]))
+                else:
+                    result.rejected_by_reason[row["reason"]] = int(row["n"])
+        valid_count += other_valid_count
+        bounds = (min(lo for lo, _ in span), max(hi for _, hi in span)) if span else None
         result.rejected_by_reason = dict(sorted(result.rejected_by_reason.items()))
         result.rejected = sum(result.rejected_by_reason.values())
         result.readings_in = valid_count + result.rejected
-        progress(f"read and parsed {result.readings_in} records ({result.rejected} malformed)")
+        progress(
+            f"read and parsed {result.readings_in} records ({other_count} not in the canonical layout, "
+            f"{result.rejected} malformed)"
+        )
 
         # 1. Rejected records first: keyed by (topic, partition, offset), so a retried run stores each once.
-        if result.rejected:
-            _, rejected = split_valid_rejected(batch, rejected_at=now)
+        if result.rejected and others is not None:
+            _, rejected = split_valid_rejected(others, rejected_at=now)
             stored_rejects = spark.table(tables.REJECTED_READINGS).where(
                 _offset_filter(topic, reading, prefix="kafka_")
             )
@@ -236,7 +260,13 @@ def run_ingestion(
             progress(f"stored {result.rejected - result.rejected_already_stored} rejected records")
 
         # 2. Valid readings: one per (sensor_id, event_time), in the batch and against the stored hours.
-        valid = batch.where(F.col("reason").isNull()).select(*READING_COLUMNS, "_hour")
+        valid = batch.where(F.col("canonical")).select(*READING_COLUMNS, "_hour")
+        if other_valid_count and others is not None:
+            # Readings in another layout join the canonical ones in their hour's partition.
+            other_valid = others.where(F.col("reason").isNull()).select(*READING_COLUMNS)
+            valid = valid.unionByName(other_valid.withColumn("_hour", utc_hour_start(F.col("event_time")))).repartition(
+                partitions, "_hour"
+            )
         unique_seen, new_seen = Observation("unique"), Observation("new")
         new_rows = dedupe_readings(valid).observe(unique_seen, F.count(F.lit(1)).alias("n"))
         if bounds is not None:
@@ -297,6 +327,8 @@ def run_ingestion(
             ) from exc
         raise
     finally:
+        if others is not None:
+            others.unpersist()
         batch.unpersist()
         spark.conf.set(CACHE_COMPRESSION, compressed)
 

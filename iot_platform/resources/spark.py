@@ -44,7 +44,7 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
 
 def _jars_for(settings: Settings) -> list[str]:
     """Jars of every application: the S3 bundle too, since a driver JVM keeps the jars of its first session."""
-    return artifacts.spark_jars(settings.cache_dir)
+    return artifacts.spark_jars(settings.cache_dir, settings.java_home)
 
 
 @contextmanager

@@ -5,11 +5,13 @@ Versions that must agree with the pinned pyspark (4.0.0, Scala 2.13) live here a
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,10 +160,84 @@ def ensure_artifacts(cache_dir: Path, artifact_set: ArtifactSet, log: Path | Non
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def spark_jars(cache_dir: Path) -> list[str]:
-    """Jar paths for ``spark.jars`` (Kafka source, Iceberg runtime, JDBC drivers), resolving them if needed."""
+PLATFORM_SOURCES = Path(__file__).resolve().parent.parent / "jvm"
+"""Java sources of the platform's own Spark functions (compiled against the pinned pyspark's jars)."""
+
+
+def platform_jar(cache_dir: Path, java_home: str | None = None) -> Path:
+    """The platform's own Spark functions as a jar, compiled once per source version with ``javac``.
+
+    Args:
+        cache_dir: The platform's download cache (``Settings.cache_dir``).
+        java_home: The JDK whose ``javac`` to use (default: ``JAVA_HOME``, else ``javac`` on PATH).
+
+    Returns:
+        The jar's path (named after a hash of the sources, so an upgrade compiles a new one).
+
+    Raises:
+        StackError: no ``javac`` (a JDK 17) is found, or the sources do not compile.
+    """
+    sources = sorted(PLATFORM_SOURCES.rglob("*.java"))
+    digest = hashlib.sha256(SPARK_VERSION.encode())
+    for source in sources:
+        digest.update(source.relative_to(PLATFORM_SOURCES).as_posix().encode())
+        digest.update(source.read_bytes())
+    target = cache_dir / "jars" / "platform" / f"iot-platform-spark-{digest.hexdigest()[:16]}.jar"
+    if target.exists():
+        return target
+    javac = _javac(java_home)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="jars-platform-", dir=target.parent))
+    try:
+        classes = staging / "classes"
+        cmd = [
+            javac,
+            "--release",
+            "17",
+            "-nowarn",
+            "-encoding",
+            "UTF-8",
+            "-cp",
+            str(spark_home() / "jars" / "*"),
+            "-d",
+            str(classes),
+            *map(str, sources),
+        ]
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise StackError(f"the platform's Spark functions did not compile: {result.stderr.strip()[:2000]}")
+        built = staging / target.name
+        with zipfile.ZipFile(built, "w", zipfile.ZIP_DEFLATED) as jar:
+            jar.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\nCreated-By: iot-platform\r\n\r\n")
+            for item in sorted(classes.rglob("*.class")):
+                jar.write(item, item.relative_to(classes).as_posix())
+        built.replace(target)  # atomic: a process compiling at the same time finds a whole jar or none
+        for old in target.parent.glob("iot-platform-spark-*.jar"):
+            if old != target:
+                old.unlink(missing_ok=True)
+        return target
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _javac(java_home: str | None) -> str:
+    home = java_home or os.environ.get("JAVA_HOME")
+    if home and (Path(home) / "bin" / "javac").exists():
+        return str(Path(home) / "bin" / "javac")
+    found = shutil.which("javac")
+    if found is None:
+        raise StackError(
+            "no javac found to compile the platform's Spark functions: install a JDK 17 "
+            "(apt-get install openjdk-17-jdk-headless) or set IOT_JAVA_HOME to one"
+        )
+    return found
+
+
+def spark_jars(cache_dir: Path, java_home: str | None = None) -> list[str]:
+    """Jar paths for ``spark.jars`` (Kafka source, Iceberg runtime, JDBC drivers, the platform's functions),
+    resolving or compiling them if needed (``java_home``: see :func:`platform_jar`)."""
     folder = ensure_artifacts(cache_dir, SPARK)
-    return sorted(str(jar) for jar in folder.glob("*.jar"))
+    return sorted(str(jar) for jar in folder.glob("*.jar")) + [str(platform_jar(cache_dir, java_home))]
 
 
 def kafka_classpath(cache_dir: Path) -> str:
@@ -188,3 +264,4 @@ if __name__ == "__main__":  # pragma: no cover - manual use: python -m iot_platf
     cache = Path(sys.argv[1] if len(sys.argv) > 1 else ".iot-platform/cache").resolve()
     for item in ALL_SETS:
         print(ensure_artifacts(cache, item))
+    print(platform_jar(cache))

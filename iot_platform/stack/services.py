@@ -461,6 +461,7 @@ class SparkMaster(_SparkDaemon):
 
     def prepare(self) -> None:
         artifacts.ensure_artifacts(self.settings.cache_dir, artifacts.SPARK)
+        artifacts.platform_jar(self.settings.cache_dir, self.settings.java_home)  # compiled once, before any run
 
     def command(self) -> list[str]:
         s = self.settings

@@ -43,6 +43,7 @@ class Stack:
         artifacts.java_executable(self.settings.java_home)
         for artifact_set in artifacts.ALL_SETS:
             self.echo(f"jars {artifact_set.name}: {artifacts.ensure_artifacts(self.settings.cache_dir, artifact_set)}")
+        self.echo(f"jar platform: {artifacts.platform_jar(self.settings.cache_dir, self.settings.java_home)}")
         for service in self.services:
             if service.name in ("object-store",):
                 service.prepare()

@@ -6,12 +6,13 @@ right JSON types, a finite ``value`` and a ``timestamp`` that parses; everything
 
 How the payload is parsed, and why (all in the JVM, no Python UDF; see ``bench/transforms_throughput.py``):
 
-0. A record in the canonical layout (the six fields in the contract's order, one object, ``": "``/``":"`` and
-   ``", "``/``","`` between tokens, no backslash, no control character in a string, valid UTF-8) is read by splitting
-   it at its double quotes: with no escapes every quote delimits a string, so the pieces are the keys, the string
-   values and the separators, each checked exactly (the number against the JSON number grammar). Whatever this
-   proves valid is exactly what the JSON parse below would return, at about a quarter of its cost; everything
-   else takes the JSON parse.
+0. A record in the canonical layout (the six fields in the contract's order, one object with nothing around it,
+   ``": "``/``":"`` and ``", "``/``","`` between tokens, string values of printable ASCII without a backslash, a
+   finite number, a timestamp ending in ``Z`` or ``±HH:mm``) is read by the platform's Java function
+   (``CANONICAL_READING_CLASS``, source in ``iot_platform/jvm``) in one pass over its bytes, at a small fraction of
+   the cost of a JSON parse. It returns null for anything it does not prove valid, never a reason: those records
+   take the JSON parse below, which decides. Whatever it accepts is exactly what that parse returns (the tests
+   compare both on valid, malformed and near-canonical records).
 1. Every other record is parsed with ``from_json`` into typed fields (strings and a double). That parse is lenient
    on its own (a number in a string field comes back as its text), but its result proves a record valid when each
    typed value can only have come from a token of the right JSON type: a finite double only comes from a JSON number,
@@ -34,9 +35,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import operator
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -143,23 +144,33 @@ _STRING_FIELD_CHECKED_BY_FORM = "timestamp"
 """A string field whose accepted form (``ACCEPTED_TIMESTAMP``) no number, boolean, object or array text can match."""
 
 
-_CANONICAL_PIECES = 23
-"""Pieces of a canonical payload split at its 12 double quotes: ``{``, then per field its key, a ``:`` separator
-and (for strings) the value, with ``,`` separators between fields, then ``}``; the number is in the piece between
-``"value"`` and ``"unit"`` together with its separators."""
-_CANONICAL_KEYS = {1: "sensor_id", 5: "sensor_type", 9: "location", 13: "value", 15: "unit", 19: "timestamp"}
-"""Piece index of each key in the canonical layout."""
-_CANONICAL_STRINGS = {"sensor_id": 3, "sensor_type": 7, "location": 11, "unit": 17, "timestamp": 21}
-"""Piece index of each string value in the canonical layout."""
-_CANONICAL_COLONS = (2, 6, 10, 16, 20)
-_CANONICAL_COMMAS = (4, 8, 12, 18)
-_CANONICAL_NUMBER_PIECE = 14
-_CANONICAL_NUMBER = r"^: ?(-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?), ?$"
-"""The number piece: a ``:`` separator, a JSON number (RFC 8259 grammar), a ``,`` separator."""
-_CONTROL_CHARS = r"[\x00-\x1f]"
-"""A control character (invalid inside a JSON string) in a string value sends the record to the JSON parse (the
-other pieces are compared exactly or matched by patterns without them). So does a backslash anywhere: with an
-escape, a double quote may sit inside a string."""
+CANONICAL_READING_CLASS = "org.iotplatform.spark.CanonicalReading"
+"""The platform's Java function that reads a record in the canonical layout (source: ``iot_platform/jvm``; its jar is
+in every platform session's ``spark.jars``)."""
+CANONICAL_READING_FUNCTION = "iot_platform_canonical_reading"
+"""Name :func:`parse_readings` registers it under in a session."""
+_CANONICAL_READING_TYPE = T.StructType(
+    [
+        T.StructField("sensor_id", T.StringType()),
+        T.StructField("sensor_type", T.StringType()),
+        T.StructField("location", T.StringType()),
+        T.StructField("value", T.DoubleType()),
+        T.StructField("unit", T.StringType()),
+        T.StructField("event_micros", T.LongType()),
+    ]
+)
+_CANONICAL_STRINGS = ("sensor_id", "sensor_type", "location", "unit")
+"""String fields the canonical reader returns, in order (the timestamp comes back as an instant)."""
+CANONICAL_COLUMNS: tuple[str, ...] = (
+    "canonical",
+    *READING_COLUMNS[:6],
+    "topic",
+    "partition",
+    "offset",
+    "kafka_timestamp",
+    "record_value",
+)
+"""Columns of :func:`read_canonical`'s output, in order."""
 
 
 _CORRUPT = "__iot_platform_corrupt_record__"
@@ -243,6 +254,9 @@ def utc_hour_start(ts: Column) -> Column:
 def parse_readings(raw: DataFrame, *, fast_path: bool = True) -> DataFrame:
     """Parse and validate every Kafka record into a typed reading or a reason why it is malformed.
 
+    The same as :func:`judge_records` over :func:`read_canonical`: a caller that keeps the first step's output
+    (ingestion caches it) can judge only the records the canonical reader did not prove.
+
     Args:
         raw: Records in the shape of Spark's Kafka source: at least ``value`` (binary), ``topic`` (string),
             ``partition`` (int) and ``offset`` (long); its ``timestamp`` (the record time) is kept as
@@ -254,77 +268,81 @@ def parse_readings(raw: DataFrame, *, fast_path: bool = True) -> DataFrame:
         One row per input record with columns ``PARSED_COLUMNS``: ``sensor_id``, ``sensor_type``, ``location``,
         ``value`` (double), ``unit``, ``event_time`` (timestamp, the UTC instant of ``timestamp``), ``topic``,
         ``partition``, ``offset``, ``kafka_timestamp``, ``reason``, ``detail``, ``raw_payload``. A valid record has a
-        null ``reason``,
-        ``detail`` and ``raw_payload``; a malformed one has a reason code (``REASONS``), a detail, its payload text
-        and null reading fields. ``topic``, ``partition`` and ``offset`` are always set.
+        null ``reason``, ``detail`` and ``raw_payload``; a malformed one has a reason code (``REASONS``), a detail,
+        its payload text and null reading fields. ``topic``, ``partition`` and ``offset`` are always set.
 
     Raises:
         ValueError: ``raw`` lacks one of ``KAFKA_COLUMNS``.
+        RuntimeError: the session cannot load the platform's canonical reader (see :func:`read_canonical`).
+    """
+    return judge_records(read_canonical(raw, fast_path=fast_path))
+
+
+def read_canonical(raw: DataFrame, *, fast_path: bool = True) -> DataFrame:
+    """First step of :func:`parse_readings`: read the records in the canonical layout (see the module docstring).
+
+    Args:
+        raw: Records in the shape of Spark's Kafka source (see :func:`parse_readings`).
+        fast_path: Off, no record is read here (every one is left to :func:`judge_records`).
+
+    Returns:
+        One row per record with columns ``CANONICAL_COLUMNS``: ``canonical`` (true when read here), the reading
+        fields ``READING_COLUMNS`` (null unless canonical), ``kafka_timestamp``, and ``record_value``, the record's
+        bytes, kept only for the records that are not canonical.
+
+    Raises:
+        ValueError: ``raw`` lacks one of ``KAFKA_COLUMNS``.
+        RuntimeError: the session cannot load the platform's canonical reader.
     """
     missing = [name for name in KAFKA_COLUMNS if name not in raw.columns]
     if missing:
         raise ValueError(f"parse_readings needs the Kafka source columns {', '.join(missing)}")
-
-    payload = F.col("value").cast(T.StringType())
-    wrapped = _wrapped_payload()
     kafka_time = F.col("timestamp") if "timestamp" in raw.columns else F.lit(None).cast(T.TimestampType())
-    source = raw.select(
+    source = raw.select("topic", "partition", "offset", kafka_time.alias("kafka_timestamp"), "value")
+    if fast_path:
+        read = source.select("*", canonical_reading_function(raw.sparkSession)(F.col("value")).alias("_read"))
+    else:
+        read = source.select("*", F.lit(None).cast(_CANONICAL_READING_TYPE).alias("_read"))
+    is_canonical = F.col("_read").isNotNull()
+    return read.select(
+        is_canonical.alias("canonical"),
+        *(F.col(f"_read.{name}").alias(name) for name in PAYLOAD_FIELDS if name != "timestamp"),
+        F.timestamp_micros(F.col("_read.event_micros")).alias("event_time"),
         "topic",
         "partition",
         "offset",
-        kafka_time.alias("kafka_timestamp"),
-        F.col("value").alias("_bytes"),
-        payload.alias("_payload"),
+        "kafka_timestamp",
+        F.when(~is_canonical, F.col("value")).alias("record_value"),
     )
-    # 0. Records in the canonical layout, read without a JSON parse (see the module docstring).
-    if fast_path:
-        pieces = source.select("*", F.split(F.col("_payload"), '"').alias("_pieces"))
-        shaped = pieces.select("*", _canonical_shape().alias("_shaped"))
-        number = F.regexp_extract(_piece(_CANONICAL_NUMBER_PIECE), _CANONICAL_NUMBER, 1)
-        stamp = _piece(_CANONICAL_STRINGS["timestamp"])
-        canonical_values = shaped.select(
-            "*",
-            # No match extracts "", which does not cast to a double.
-            F.when(F.col("_shaped"), number.try_cast(T.DoubleType())).alias("_canonical_value"),
-            F.when(F.col("_shaped") & stamp.rlike(ACCEPTED_TIMESTAMP), stamp.try_cast(T.TimestampType())).alias(
-                "_canonical_time"
-            ),
-        )
-        value = F.col("_canonical_value")
-        judged = canonical_values.select(
-            "*",
-            F.coalesce(
-                F.col("_shaped")
-                & F.col("_canonical_time").isNotNull()
-                & ~F.isnan(value)
-                & (F.abs(value) != F.lit(float("inf"))),
-                F.lit(False),
-            ).alias("_canonical"),
-        )
-        # Parts of the plan below run outside whole-stage code generation (the JSON parses, the detail words)
-        # and copy every column of every row: canonical records carry only their short values through them,
-        # not the payload and its pieces.
-        is_canonical = F.col("_canonical")
-        canonical = judged.select(
-            "topic",
-            "partition",
-            "offset",
-            "kafka_timestamp",
-            F.when(~is_canonical, F.col("_bytes")).alias("_bytes"),
-            F.when(~is_canonical, F.col("_payload")).alias("_payload"),
-            "_canonical",
-            "_canonical_value",
-            "_canonical_time",
-            *(F.when(is_canonical, _piece(index)).alias(f"_c_{name}") for name, index in _CANONICAL_STRINGS.items()),
-        )
-    else:
-        canonical = source.select(
-            "*",
-            F.lit(False).alias("_canonical"),
-            F.lit(None).cast(T.DoubleType()).alias("_canonical_value"),
-            F.lit(None).cast(T.TimestampType()).alias("_canonical_time"),
-            *(F.lit(None).cast(T.StringType()).alias(f"_c_{name}") for name in _CANONICAL_STRINGS),
-        )
+
+
+def judge_records(read: DataFrame) -> DataFrame:
+    """Second step of :func:`parse_readings`: judge every record of :func:`read_canonical`'s output.
+
+    Canonical records pass through as valid readings; every other one takes the JSON parse (see the module
+    docstring), which gives its reading or its reason.
+
+    Args:
+        read: Rows with ``CANONICAL_COLUMNS`` (any subset of :func:`read_canonical`'s output).
+
+    Returns:
+        ``PARSED_COLUMNS``, one row per input row (see :func:`parse_readings`).
+    """
+    wrapped = _wrapped_payload()
+    # The parts of the plan below run partly outside whole-stage code generation (the JSON parses, the detail
+    # words) and copy every column of every row: canonical records carry only their short values through them.
+    canonical = read.select(
+        "topic",
+        "partition",
+        "offset",
+        "kafka_timestamp",
+        F.col("record_value").alias("_bytes"),
+        F.col("record_value").cast(T.StringType()).alias("_payload"),
+        F.col("canonical").alias("_canonical"),
+        F.col("value").alias("_canonical_value"),
+        F.col("event_time").alias("_canonical_time"),
+        *(F.col(name).alias(f"_c_{name}") for name in _CANONICAL_STRINGS),
+    )
     # 1. Typed parse of every other record.
     typed = canonical.select(
         "*", F.when(~F.col("_canonical"), F.from_json(wrapped, _TYPED_SCHEMA, _JSON_OPTIONS)).alias("_typed")
@@ -409,32 +427,28 @@ def _proven_valid() -> Column:
     )
 
 
-def _piece(index: int) -> Column:
-    return F.get(F.col("_pieces"), index)
+def canonical_reading_function(spark: SparkSession) -> Callable[[Column], Column]:
+    """The canonical reader (``CANONICAL_READING_CLASS``) registered in ``spark``, as a column function.
 
-
-def _canonical_shape() -> Column:
-    """True when the payload has the canonical layout: 23 pieces between double quotes with the six keys in the
-    contract's order and exact separators around them, no backslash, no control character in a string value,
-    valid UTF-8 (the number piece and the timestamp are checked with their values)."""
-    strings = [_piece(index) for name, index in _CANONICAL_STRINGS.items() if name != "timestamp"]
-    checks = [
-        F.size("_pieces") == _CANONICAL_PIECES,
-        _piece(0) == "{",
-        _piece(_CANONICAL_PIECES - 1) == "}",
-        *(_piece(index) == key for index, key in _CANONICAL_KEYS.items()),
-        *(_piece(index).isin(": ", ":") for index in _CANONICAL_COLONS),
-        *(_piece(index).isin(", ", ",") for index in _CANONICAL_COMMAS),
-        F.instr(F.col("_payload"), "\\") == 0,
-        ~F.concat(*strings).rlike(_CONTROL_CHARS),
-        F.is_valid_utf8("_payload"),
-    ]
-    return F.coalesce(_all(checks), F.lit(False))
+    Raises:
+        RuntimeError: the session's classpath lacks the platform's jar.
+    """
+    try:
+        spark.udf.registerJavaFunction(CANONICAL_READING_FUNCTION, CANONICAL_READING_CLASS, _CANONICAL_READING_TYPE)
+    except Exception as exc:  # py4j and analysis errors alike: the class cannot be loaded
+        raise RuntimeError(
+            f"this Spark session cannot load {CANONICAL_READING_CLASS}: start it with the platform's jars in "
+            "spark.jars (iot_platform.resources.spark.spark_conf adds them)"
+        ) from exc
+    return lambda column: F.call_udf(CANONICAL_READING_FUNCTION, column)
 
 
 def _canonical_field(name: str) -> Column:
-    """A field's value read from the canonical layout (``timestamp`` as the text, like the JSON parse)."""
-    return F.col("_canonical_value") if name in NUMBER_FIELDS else F.col(f"_c_{name}")
+    """A field's value read from the canonical layout (``timestamp``: its instant is ``_canonical_time``; the text is
+    only needed for the words about a malformed record)."""
+    if name in NUMBER_FIELDS:
+        return F.col("_canonical_value")
+    return F.col(f"_c_{name}") if name in _CANONICAL_STRINGS else F.lit(None).cast(T.StringType())
 
 
 def _is_string(name: str) -> Column:

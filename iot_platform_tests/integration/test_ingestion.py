@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -74,17 +75,24 @@ def test_ingestion_keeps_valid_unique_readings_and_rejects_malformed_with_reason
         reading(f"{prefix}-{s}", base + dt.timedelta(seconds=30 * i), 20.0 + i + s) for s in (1, 2) for i in range(5)
     ]
     duplicates = [dict(valid[0], value=99.0), valid[3]]  # same (sensor_id, timestamp): the same reading
+    # Valid JSON in another layout (keys reordered, indented) takes the JSON parse; the same reading in both
+    # layouts is still one reading.
+    extra = reading(f"{prefix}-3", base, 7.5)
+    other_layout = [
+        json.dumps(dict(reversed(list(extra.items()))), indent=1),
+        json.dumps(dict(reversed(list(dict(valid[2], value=77.0).items())))),
+    ]
     with own_topic(stack_settings, "ingest") as settings, dg.instance_for_test() as instance:
         produce(settings, valid[:5], partition=0)
-        produce(settings, valid[5:] + duplicates, partition=1)
+        produce(settings, valid[5:] + duplicates + other_layout, partition=1)
         produce(settings, [payload for payload, _ in MALFORMED], partition=2)
 
         result = run_job(INGEST_JOB, instance)
         assert result.success
         meta = materialization_metadata(result, "sensor_readings")
-        assert meta["readings_in"] == len(valid) + len(duplicates) + len(MALFORMED)
-        assert meta["stored"] == len(valid)
-        assert meta["duplicates_dropped"] == 2
+        assert meta["readings_in"] == len(valid) + len(duplicates) + len(other_layout) + len(MALFORMED)
+        assert meta["stored"] == len(valid) + 1
+        assert meta["duplicates_dropped"] == 3
         assert meta["rejected"] == len(MALFORMED)
         assert meta["rejected_by_reason"] == {reason: 1 for _, reason in MALFORMED}
         assert meta["hours_touched"] == [hour_key(base)]
@@ -92,14 +100,14 @@ def test_ingestion_keeps_valid_unique_readings_and_rejects_malformed_with_reason
 
         expected = sorted(
             (r["sensor_id"], dt.datetime.fromisoformat(r["timestamp"].replace("Z", "+00:00")), r["value"])
-            for r in valid
+            for r in [*valid, extra]
         )
         assert _stored(settings, prefix) == expected  # the first of each duplicate pair wins (lowest offset)
         assert _rejected(settings) == sorted((2, offset, reason) for offset, (_, reason) in enumerate(MALFORMED))
 
         table = load_catalog(settings).load_table(tables.SENSOR_READINGS)
         recorded, snapshot_id = committed_offsets(table, settings.kafka_topic)
-        assert recorded == {0: 5, 1: 7, 2: len(MALFORMED)}
+        assert recorded == {0: 5, 1: 9, 2: len(MALFORMED)}
         summary = table.current_snapshot().summary.additional_properties  # type: ignore[union-attr]
         assert offsets.decode_summary(summary[offsets.SUMMARY_KEY], settings.kafka_topic) == recorded
 
@@ -116,7 +124,7 @@ def test_ingestion_keeps_valid_unique_readings_and_rejects_malformed_with_reason
         replay_meta = materialization_metadata(replay, "sensor_readings")
         assert (replay_meta["stored"], replay_meta["duplicates_already_stored"]) == (0, 2)
         table.refresh()
-        assert committed_offsets(table, settings.kafka_topic)[0] == {0: 7, 1: 7, 2: len(MALFORMED)}
+        assert committed_offsets(table, settings.kafka_topic)[0] == {0: 7, 1: 9, 2: len(MALFORMED)}
         assert _stored(settings, prefix) == expected
 
 

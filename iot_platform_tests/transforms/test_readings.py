@@ -13,7 +13,7 @@ from pyspark.sql import types as T
 
 from iot_platform.transforms import readings as R
 from iot_platform_tests.transforms.conftest import TOPIC, kafka_frame, session_time_zone
-from iot_platform_tests.transforms.reference import from_micros
+from iot_platform_tests.transforms.reference import from_micros, micros
 
 GOOD: dict[str, Any] = {
     "sensor_id": "TEMP-001",
@@ -231,8 +231,8 @@ def test_valid_record_is_typed(parsed_valid: dict[str, dict[str, Any]], case: st
 
 
 NEAR_CANONICAL = [
-    # Records in (or one character away from) the canonical layout, where the split-at-quotes reading must agree
-    # with the JSON parse.
+    # Records in (or one character away from) the canonical layout, where the canonical reader must agree with the
+    # JSON parse.
     payload(),
     json.dumps(GOOD, separators=(",", ":")),
     json.dumps(GOOD, separators=(", ", ":")),
@@ -268,6 +268,67 @@ NEAR_CANONICAL = [
     payload(timestamp="2026-11-24T10:30:00.500"),
     payload(timestamp="2026-02-30T10:30:00Z"),
     payload(timestamp="2026-11-24T10:30:00.500+01:00"),
+    *(
+        payload(timestamp=stamp)
+        for stamp in (
+            "2026-11-24T10:30:00.123456789Z",
+            "2026-11-24T10:30:00.1234567Z",
+            "2026-11-24T10:30:00.1234567890Z",
+            "2026-11-24T10:30:00.Z",
+            "2026-11-24T10:30:00.5-00:00",
+            "2026-11-24T10:30:00+05:30",
+            "2026-11-24T10:30:00-09:45",
+            "2026-11-24T10:30:00+17:59",
+            "2026-11-24T10:30:00+18:00",
+            "2026-11-24T10:30:00-18:00",
+            "2026-11-24T10:30:00+18:01",
+            "2026-11-24T10:30:00+0530",
+            "2026-11-24T10:30:00+05",
+            "2026-11-24T10:30:00+5:30",
+            "2026-11-24T10:30:00+05:60",
+            "2026-11-24T10:30:00z",
+            "2026-11-24t10:30:00Z",
+            "2026-11-24 10:30:00Z",
+            "2026-11-24T10:30Z",
+            "2026-11-24T24:00:00Z",
+            "2026-11-24T23:60:00Z",
+            "2026-11-24T23:59:60Z",
+            "2024-02-29T12:00:00Z",
+            "2023-02-29T12:00:00Z",
+            "2026-04-31T12:00:00Z",
+            "2026-13-01T12:00:00Z",
+            "2026-00-10T12:00:00Z",
+            "2026-11-00T12:00:00Z",
+            "1969-12-31T23:59:59.999999Z",
+            "1000-01-01T00:00:00Z",
+            "0999-12-31T23:59:59Z",
+            "9999-12-31T23:59:59.999999Z",
+            "+2026-11-24T10:30:00Z",
+            "2026-11-24T10:30:00Z ",
+            "",
+        )
+    ),
+    raw_with("value", "1e-400"),
+    raw_with("value", "-0.0e0"),
+    raw_with("value", "123456789012345678901234567890"),
+    raw_with("value", "0.1000000000000000055511151231257827"),
+    raw_with("value", "00"),
+    raw_with("value", "-"),
+    raw_with("value", "1e"),
+    raw_with("value", "true"),
+    raw_with("value", "null"),
+    payload(sensor_id="TEMP-001\u0041"),
+    payload(sensor_id="\u00e9"),
+    payload(location="~ printable ascii !#$%&'()*+,-./:;<=>?@[]^_`{|}"),
+    payload(location="del\x7f"),
+    json.dumps({**GOOD, "location": "Zürich"}, ensure_ascii=False),
+    payload().replace('"value"', '"value" '),
+    payload().replace(", ", ",  "),
+    " " + payload(),
+    payload().replace("}", " }"),
+    payload().replace("}", "}}"),
+    payload().replace("}", "},"),
+    payload().replace("}", "}"),
     payload().replace("}", ""),
     payload().replace(":", "", 1),
     payload().replace(",", "", 1),
@@ -285,6 +346,35 @@ def test_canonical_layout_reads_like_the_json_parse(kafka_batch: Any) -> None:
     for record, with_fast_path, json_only in zip(cases, fast, slow, strict=True):
         assert with_fast_path == json_only, record
     assert sum(row["reason"] is None for row in fast) > len(VALID)
+
+
+def test_the_canonical_reader_reads_canonical_records_and_declines_the_rest(spark: SparkSession) -> None:
+    read = R.canonical_reading_function(spark)
+    records = [
+        payload(),
+        json.dumps(GOOD, separators=(",", ":")),
+        payload(value=-12.5, timestamp="2026-11-24T10:30:00.1234567+05:30"),
+        json.dumps(GOOD, indent=1),
+        json.dumps({**GOOD, "location": "Zürich"}, ensure_ascii=False),
+        payload(location='hall "B"'),
+        raw_with("value", "1e400"),
+        payload(timestamp="2026-11-24T10:30:00.500"),
+        None,
+    ]
+    frame = spark.createDataFrame([(None if r is None else r.encode(),) for r in records], "value binary")
+    rows = frame.select(read(F.col("value")).alias("r")).collect()
+
+    assert [row.r is not None for row in rows] == [True, True, True, False, False, False, False, False, False]
+    assert rows[0].r.asDict() == {
+        "sensor_id": GOOD["sensor_id"],
+        "sensor_type": GOOD["sensor_type"],
+        "location": GOOD["location"],
+        "value": GOOD["value"],
+        "unit": GOOD["unit"],
+        "event_micros": micros(GOOD_INSTANT),
+    }
+    assert rows[2].r.value == -12.5
+    assert rows[2].r.event_micros == micros(dt.datetime(2026, 11, 24, 5, 0, 0, 123456, tzinfo=dt.UTC))
 
 
 def test_rejected_records_keep_the_kafka_record_time(kafka_batch: Any) -> None:
