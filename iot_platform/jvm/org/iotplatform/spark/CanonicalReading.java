@@ -17,17 +17,14 @@ import org.apache.spark.sql.api.java.UDF1;
  * {@code yyyy-MM-ddTHH:mm:ss[.f{1,9}]} followed by {@code Z} or an offset {@code ±HH:mm}, and names a real instant.
  *
  * <p>Returns the fields ({@code value} as a double, the timestamp as UTC epoch microseconds, the fraction truncated
- * to microseconds) or null. Null means "not proven here", never "malformed": the caller sends those records to the
+ * to microseconds) in the struct type the platform registers it with
+ * ({@code iot_platform.transforms.readings._CANONICAL_READING_TYPE}), or null. Null means "not proven here", never "malformed": the caller sends those records to the
  * strict JSON parse, which decides. So this reader may decline anything unusual, but whatever it accepts it must
  * read exactly as that parse does; the platform's tests compare the two on valid, malformed and near-canonical
  * records.
  */
 public final class CanonicalReading implements UDF1<byte[], Row> {
   private static final long serialVersionUID = 1L;
-
-  /** The Spark SQL type of what {@link #call} returns (a struct, null when the record is not canonical). */
-  public static final String RETURN_TYPE =
-      "struct<sensor_id:string,sensor_type:string,location:string,value:double,unit:string,event_micros:bigint>";
 
   private static final byte[][] KEYS = {
     bytes("{\"sensor_id\""), bytes("\"sensor_type\""), bytes("\"location\""),
