@@ -115,6 +115,7 @@ def run_ingestion(
         READING_COLUMNS,
         dedupe_readings,
         judge_records,
+        number_copies,
         read_canonical,
         split_valid_rejected,
         utc_hour_start,
@@ -162,20 +163,20 @@ def run_ingestion(
 
     # One read of Kafka: the batch, hash-partitioned by UTC hour and kept while the counts, the rejected records,
     # the de-duplication and the readings' commit use it. Records the canonical reader proved valid carry their
-    # reading and are partitioned by its hour, so they are de-duplicated and written without another shuffle, one
-    # file per hour and partition. The others (malformed records, valid ones in another layout) carry their bytes,
-    # spread over the partitions, and only they take the JSON parse. An uncompressed cache costs less to build
-    # than a compressed one, and the batch is dropped at the end of the run.
+    # reading and are partitioned by its hour; the copies of each reading are numbered before the batch is kept
+    # (Spark does not see a kept batch's partitioning, so numbering them later would shuffle it again), and the
+    # readings are written without another shuffle, one file per hour and partition. The others (malformed records,
+    # valid ones in another layout) carry their bytes, spread over the partitions, and only they take the JSON
+    # parse. An uncompressed cache costs less to build than a compressed one; the batch is dropped at the end.
     compressed = spark.conf.get(CACHE_COMPRESSION, "true") or "true"
     spark.conf.set(CACHE_COMPRESSION, "false")
     partitions = settings.spark_shuffle_partitions
     spread = F.timestamp_micros(F.lit(-1) - F.pmod(F.col("offset"), F.lit(4 * partitions)))
-    batch = (
+    batch = number_copies(
         read_canonical(raw)
         .withColumn("_hour", F.when(F.col("canonical"), utc_hour_start(F.col("event_time"))).otherwise(spread))
         .repartition(partitions, "_hour")
-        .persist(StorageLevel.MEMORY_AND_DISK)
-    )
+    ).persist(StorageLevel.MEMORY_AND_DISK)
     others = None
     try:
         step = time.monotonic()
@@ -206,7 +207,9 @@ def run_ingestion(
             else:
                 other_count = int(row["n"])
         if other_count:
-            others = judge_records(batch.where(~F.col("canonical")).drop("_hour")).persist(StorageLevel.MEMORY_AND_DISK)
+            others = judge_records(batch.where(~F.col("canonical")).drop("_hour", "_copy")).persist(
+                StorageLevel.MEMORY_AND_DISK
+            )
             for row in overview(others, "reason"):
                 if row["reason"] is None:
                     other_valid_count = int(row["n"])
@@ -260,15 +263,18 @@ def run_ingestion(
             progress(f"stored {result.rejected - result.rejected_already_stored} rejected records")
 
         # 2. Valid readings: one per (sensor_id, event_time), in the batch and against the stored hours.
-        valid = batch.where(F.col("canonical")).select(*READING_COLUMNS, "_hour")
+        #    The canonical ones were numbered per reading in the batch (lowest partition and offset first).
+        valid = batch.where(F.col("canonical") & (F.col("_copy") == 1)).select(*READING_COLUMNS, "_hour")
         if other_valid_count and others is not None:
-            # Readings in another layout join the canonical ones in their hour's partition.
+            # Readings in another layout join them in their hour's partition, and the union is de-duplicated.
             other_valid = others.where(F.col("reason").isNull()).select(*READING_COLUMNS)
-            valid = valid.unionByName(other_valid.withColumn("_hour", utc_hour_start(F.col("event_time")))).repartition(
-                partitions, "_hour"
+            valid = dedupe_readings(
+                valid.unionByName(other_valid.withColumn("_hour", utc_hour_start(F.col("event_time")))).repartition(
+                    partitions, "_hour"
+                )
             )
         unique_seen, new_seen = Observation("unique"), Observation("new")
-        new_rows = dedupe_readings(valid).observe(unique_seen, F.count(F.lit(1)).alias("n"))
+        new_rows = valid.select(*READING_COLUMNS).observe(unique_seen, F.count(F.lit(1)).alias("n"))
         if bounds is not None:
             stored = (
                 spark.table(tables.SENSOR_READINGS)

@@ -642,8 +642,23 @@ def dedupe_readings(valid: DataFrame) -> DataFrame:
         The same columns (without ``_hour``), one row per (``sensor_id``, ``event_time``).
     """
     keyed = valid if "_hour" in valid.columns else valid.withColumn("_hour", utc_hour_start(F.col("event_time")))
+    return number_copies(keyed).where(F.col("_copy") == 1).select(*READING_COLUMNS)
+
+
+def number_copies(readings: DataFrame) -> DataFrame:
+    """Number the copies of each reading: ``_copy`` is 1 for the one :func:`dedupe_readings` keeps, 2, 3... for
+    the others.
+
+    Args:
+        readings: Rows with ``READING_COLUMNS`` and ``_hour`` (``utc_hour_start(event_time)``); rows with a null
+            ``sensor_id`` or ``event_time`` are numbered too, and mean nothing.
+
+    Returns:
+        The same rows with a ``_copy`` column, sorted by event time within each partition; no shuffle when the
+        frame is already hash-partitioned by ``_hour``.
+    """
     copies = Window.partitionBy("event_time", "sensor_id", "_hour").orderBy("partition", "offset", "topic")
-    return keyed.withColumn("_copy", F.row_number().over(copies)).where(F.col("_copy") == 1).select(*READING_COLUMNS)
+    return readings.withColumn("_copy", F.row_number().over(copies))
 
 
 def event_hours(readings: DataFrame) -> DataFrame:
