@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -48,10 +48,13 @@ def _jars_for(settings: Settings) -> list[str]:
 
 
 @contextmanager
-def spark_session(settings: Settings, app_name: str) -> Iterator[SparkSession]:
+def spark_session(
+    settings: Settings, app_name: str, extra_conf: Mapping[str, str] | None = None
+) -> Iterator[SparkSession]:
     """A Spark application on the master for the duration of the block, stopped afterwards.
 
     Static settings (master, jars) only apply to a new session, so an existing one is stopped first.
+    ``extra_conf`` adds to or overrides :func:`spark_conf` (e.g. ``spark.cores.max``).
     """
     from pyspark.sql import SparkSession
 
@@ -59,7 +62,7 @@ def spark_session(settings: Settings, app_name: str) -> Iterator[SparkSession]:
     if active is not None:
         active.stop()
     builder = SparkSession.builder
-    for key, value in spark_conf(settings, app_name).items():
+    for key, value in {**spark_conf(settings, app_name), **(extra_conf or {})}.items():
         builder = builder.config(key, value)
     session = None
     try:

@@ -185,7 +185,12 @@ def platform_jar(cache_dir: Path, java_home: str | None = None) -> Path:
     target = cache_dir / "jars" / "platform" / f"iot-platform-spark-{digest.hexdigest()[:16]}.jar"
     if target.exists():
         return target
-    javac = _javac(java_home)
+    javac = _jdk_tool(
+        "javac",
+        java_home,
+        "no javac found to compile the platform's Spark functions: install a JDK 17 "
+        "(apt-get install openjdk-17-jdk-headless) or set IOT_JAVA_HOME to one",
+    )
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix="jars-platform-", dir=target.parent))
     try:
@@ -220,19 +225,6 @@ def platform_jar(cache_dir: Path, java_home: str | None = None) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _javac(java_home: str | None) -> str:
-    home = java_home or os.environ.get("JAVA_HOME")
-    if home and (Path(home) / "bin" / "javac").exists():
-        return str(Path(home) / "bin" / "javac")
-    found = shutil.which("javac")
-    if found is None:
-        raise StackError(
-            "no javac found to compile the platform's Spark functions: install a JDK 17 "
-            "(apt-get install openjdk-17-jdk-headless) or set IOT_JAVA_HOME to one"
-        )
-    return found
-
-
 def spark_jars(cache_dir: Path, java_home: str | None = None) -> list[str]:
     """Jar paths for ``spark.jars`` (Kafka source, Iceberg runtime, JDBC drivers, the platform's functions),
     resolving or compiling them if needed (``java_home``: see :func:`platform_jar`)."""
@@ -251,12 +243,19 @@ def java_executable(java_home: str | None = None) -> str:
     Raises:
         StackError: no Java installation can be found.
     """
+    return _jdk_tool(
+        "java", java_home, "no Java found: install a JDK 17 (apt-get install openjdk-17-jdk-headless) or set JAVA_HOME"
+    )
+
+
+def _jdk_tool(tool: str, java_home: str | None, missing: str) -> str:
+    """``tool`` from ``java_home`` (default: ``JAVA_HOME``), else from PATH; StackError(``missing``) if neither."""
     home = java_home or os.environ.get("JAVA_HOME")
-    if home and (Path(home) / "bin" / "java").exists():
-        return str(Path(home) / "bin" / "java")
-    found = shutil.which("java")
+    if home and (Path(home) / "bin" / tool).exists():
+        return str(Path(home) / "bin" / tool)
+    found = shutil.which(tool)
     if found is None:
-        raise StackError("no Java found: install a JDK 17 (apt-get install openjdk-17-jdk-headless) or set JAVA_HOME")
+        raise StackError(missing)
     return found
 
 

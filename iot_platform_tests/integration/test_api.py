@@ -13,7 +13,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -354,31 +354,16 @@ def test_fuzzing_the_schema_on_the_real_stack_gives_no_server_error(stack_settin
 
 
 # --- stop: DELETE an application no run owns ------------------------------------------------------------------
-@contextmanager
-def adhoc_session(settings: Settings, name: str, cores: int) -> Iterator[SparkSession]:
+def adhoc_session(settings: Settings, name: str, cores: int) -> AbstractContextManager[SparkSession]:
     """A Spark application of this test process on the stack's master, holding ``cores`` cores, stopped after.
 
     It carries the platform's settings (jars, catalog) too: the first session fixes the JVM's classpath for the
     whole test process, and later tests run the platform's Spark jobs in it.
     """
-    from pyspark.sql import SparkSession
+    from iot_platform.resources.spark import spark_session
 
-    from iot_platform.resources.spark import spark_conf
-
-    builder = SparkSession.builder
-    for key, value in {
-        **spark_conf(settings, name),
-        "spark.cores.max": str(cores),
-        "spark.executor.cores": str(cores),
-        "spark.executor.memory": "512m",
-        "spark.ui.enabled": "false",
-    }.items():
-        builder = builder.config(key, value)
-    session = builder.getOrCreate()
-    try:
-        yield session
-    finally:
-        session.stop()
+    extra = {"spark.cores.max": str(cores), "spark.executor.cores": str(cores), "spark.executor.memory": "512m"}
+    return spark_session(settings, name, extra)
 
 
 def test_deleting_an_application_no_run_owns_kills_it_at_the_master(api: TestClient, stack_settings: Settings) -> None:
