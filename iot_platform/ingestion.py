@@ -33,6 +33,10 @@ RUN_ID_PROPERTY = "iot.dagster-run-id"
 CACHE_COMPRESSION = "spark.sql.inMemoryColumnarStorage.compressed"
 """Spark setting turned off while a run caches its batch (restored afterwards)."""
 
+KEPT_AS_BYTES = ("sensor_id", "sensor_type", "location", "unit")
+"""String columns a run keeps as bytes while it holds its batch: Spark's cache computes no per-value bounds for
+binary columns, and the cast back to a string copies nothing."""
+
 KAFKA_CONSUMER_OPTIONS = {
     "kafka.max.partition.fetch.bytes": str(8 * 1024 * 1024),
     "kafka.fetch.max.bytes": str(64 * 1024 * 1024),
@@ -113,12 +117,11 @@ def run_ingestion(
 
     from iot_platform.transforms.readings import (
         READING_COLUMNS,
-        dedupe_readings,
         judge_records,
-        number_copies,
+        later_copies,
         read_canonical,
+        shared_keys,
         split_valid_rejected,
-        utc_hour_start,
     )
 
     began = time.monotonic()
@@ -161,23 +164,39 @@ def run_ingestion(
     from pyspark import StorageLevel
     from pyspark.sql import Observation
 
-    # One read of Kafka: the batch, hash-partitioned by UTC hour and kept while the counts, the rejected records,
-    # the de-duplication and the readings' commit use it. Records the canonical reader proved valid carry their
-    # reading and are partitioned by its hour; the copies of each reading are numbered before the batch is kept
-    # (Spark does not see a kept batch's partitioning, so numbering them later would shuffle it again), and the
-    # readings are written without another shuffle, one file per hour and partition. The others (malformed records,
-    # valid ones in another layout) carry their bytes, spread over the partitions, and only they take the JSON
-    # parse. An uncompressed cache costs less to build than a compressed one; the batch is dropped at the end.
+    # One read of Kafka, kept while the counts, the rejected records, the search for copies and the commit use it,
+    # and dropped at the end (uncompressed: cheaper to build). Records the canonical reader proved valid carry their
+    # reading; the others (malformed records, valid ones in another layout) carry their bytes and Kafka time, and
+    # only they take the JSON parse. The topic is the same for every record, so it is not kept.
     compressed = spark.conf.get(CACHE_COMPRESSION, "true") or "true"
     spark.conf.set(CACHE_COMPRESSION, "false")
-    partitions = settings.spark_shuffle_partitions
-    spread = F.timestamp_micros(F.lit(-1) - F.pmod(F.col("offset"), F.lit(4 * partitions)))
-    batch = number_copies(
+    canonical = F.col("canonical")
+    counted = Observation("batch")
+    batch = (
         read_canonical(raw)
-        .withColumn("_hour", F.when(F.col("canonical"), utc_hour_start(F.col("event_time"))).otherwise(spread))
-        .repartition(partitions, "_hour")
-    ).persist(StorageLevel.MEMORY_AND_DISK)
-    others = None
+        .select(
+            "canonical",
+            *(F.col(name).cast("binary") if name in KEPT_AS_BYTES else F.col(name) for name in READING_COLUMNS[:6]),
+            "partition",
+            "offset",
+            F.when(~canonical, F.col("kafka_timestamp")).alias("kafka_timestamp"),
+            "record_value",
+        )
+        .observe(
+            counted,
+            F.count(F.lit(1)).alias("records"),
+            F.count(F.when(canonical, F.lit(1))).alias("canonical"),
+            # Event-time bounds as epoch microseconds: collected datetimes would be in the driver's time zone.
+            F.min(F.unix_micros("event_time")).alias("lo"),
+            F.max(F.unix_micros("event_time")).alias("hi"),
+        )
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    records = batch.withColumns({name: F.col(name).cast("string") for name in KEPT_AS_BYTES}).withColumn(
+        "topic", F.lit(topic)
+    )
+    readings = records.where(canonical).select(*READING_COLUMNS)
+    kept: list[Any] = [batch]
     try:
         step = time.monotonic()
 
@@ -186,31 +205,32 @@ def run_ingestion(
             log(f"{what} in {time.monotonic() - step:.1f}s")
             step = time.monotonic()
 
-        # Event-time bounds as epoch microseconds: collected datetimes would be in the driver's local time zone.
-        def overview(frame: Any, key: str) -> list[Any]:
-            return (
-                frame.groupBy(key)
+        def keep(frame: Any) -> Any:
+            kept.append(frame.persist(StorageLevel.MEMORY_AND_DISK))
+            return frame
+
+        # The first pass reads Kafka, keeps the batch, counts it and finds the keys of readings with copies (one
+        # hash aggregation; only the readings with such a key are sorted, below).
+        keys = keep(shared_keys(readings))
+        shared = keys.count()
+        # (Nothing to read after a retention gap: Spark may report no metrics for an empty plan.)
+        seen: dict[str, Any] = counted.get if reading else {"records": 0, "canonical": 0, "lo": None, "hi": None}
+        valid_count = int(seen["canonical"])
+        other_count = int(seen["records"]) - valid_count
+        span: list[tuple[int, int]] = [(seen["lo"], seen["hi"])] if valid_count else []
+        other_valid_count = 0
+        others = None
+        if other_count:
+            others = keep(judge_records(records.where(~canonical)))
+            for row in (
+                others.groupBy("reason")
                 .agg(
                     F.count(F.lit(1)).alias("n"),
-                    F.unix_micros(F.min("event_time")).alias("lo"),
-                    F.unix_micros(F.max("event_time")).alias("hi"),
+                    F.min(F.unix_micros("event_time")).alias("lo"),
+                    F.max(F.unix_micros("event_time")).alias("hi"),
                 )
                 .collect()
-            )
-
-        valid_count, other_valid_count, other_count = 0, 0, 0
-        span: list[tuple[int, int]] = []
-        for row in overview(batch, "canonical"):
-            if row["canonical"]:
-                valid_count += int(row["n"])
-                span.append((row["lo"], row["hi"]))
-            else:
-                other_count = int(row["n"])
-        if other_count:
-            others = judge_records(batch.where(~F.col("canonical")).drop("_hour", "_copy")).persist(
-                StorageLevel.MEMORY_AND_DISK
-            )
-            for row in overview(others, "reason"):
+            ):
                 if row["reason"] is None:
                     other_valid_count = int(row["n"])
                     span.append((row["lo"], row["hi"]))
@@ -262,19 +282,21 @@ def run_ingestion(
             result.rejected_already_stored = result.rejected - int(written.get["n"])
             progress(f"stored {result.rejected - result.rejected_already_stored} rejected records")
 
-        # 2. Valid readings: one per (sensor_id, event_time), in the batch and against the stored hours.
-        #    The canonical ones were numbered per reading in the batch (lowest partition and offset first).
-        valid = batch.where(F.col("canonical") & (F.col("_copy") == 1)).select(*READING_COLUMNS, "_hour")
+        # 2. Valid readings: one per (sensor_id, event_time), in the batch and against the stored hours. Readings
+        #    in another layout join the search for copies; the later copies of each reading are dropped.
         if other_valid_count and others is not None:
-            # Readings in another layout join them in their hour's partition, and the union is de-duplicated.
-            other_valid = others.where(F.col("reason").isNull()).select(*READING_COLUMNS)
-            valid = dedupe_readings(
-                valid.unionByName(other_valid.withColumn("_hour", utc_hour_start(F.col("event_time")))).repartition(
-                    partitions, "_hour"
-                )
-            )
-        unique_seen, new_seen = Observation("unique"), Observation("new")
-        new_rows = valid.select(*READING_COLUMNS).observe(unique_seen, F.count(F.lit(1)).alias("n"))
+            readings = readings.unionByName(others.where(F.col("reason").isNull()).select(*READING_COLUMNS))
+            keys = keep(shared_keys(readings))
+            shared = keys.count()
+        valid = readings
+        if shared:
+            copies = keep(later_copies(readings, keys))
+            result.duplicates_in_batch = copies.count()
+            if result.duplicates_in_batch:
+                valid = readings.join(copies, ["topic", "partition", "offset"], "left_anti")
+        progress(f"found {result.duplicates_in_batch} duplicates in the batch ({shared} shared keys)")
+        new_seen = Observation("new")
+        new_rows = valid
         if bounds is not None:
             stored = (
                 spark.table(tables.SENSOR_READINGS)
@@ -309,18 +331,16 @@ def run_ingestion(
         summary = offsets.encode_summary(topic, result.next_offsets)
         (
             new_rows.writeTo(tables.SENSOR_READINGS)
-            # Rows arrive grouped by hour (sorted by event time after de-duplication, or in any order after a
-            # join with many stored rows): keep one writer open per hour instead of asking for another shuffle.
+            # Rows arrive in Kafka order, which is nearly event-time order: each task keeps one writer open per
+            # hour it meets instead of asking for a shuffle by hour.
             .option("distribution-mode", "none")
             .option("fanout-enabled", "true")
             .option(f"snapshot-property.{offsets.SUMMARY_KEY}", summary)
             .option(f"snapshot-property.{RUN_ID_PROPERTY}", run_id)
             .append()
         )
-        unique_count = int(unique_seen.get["n"]) if valid_count else 0
         result.stored = int(new_seen.get["n"])
-        result.duplicates_in_batch = valid_count - unique_count
-        result.duplicates_already_stored = unique_count - result.stored
+        result.duplicates_already_stored = valid_count - result.duplicates_in_batch - result.stored
         progress(
             f"committed {result.stored} readings with offsets ({result.duplicates_in_batch} duplicates in the "
             f"batch, {result.duplicates_already_stored} already stored)"
@@ -333,9 +353,8 @@ def run_ingestion(
             ) from exc
         raise
     finally:
-        if others is not None:
-            others.unpersist()
-        batch.unpersist()
+        for frame in reversed(kept):
+            frame.unpersist()
         spark.conf.set(CACHE_COMPRESSION, compressed)
 
     readings_table.refresh()

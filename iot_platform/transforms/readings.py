@@ -151,14 +151,16 @@ CANONICAL_READING_FUNCTION = "iot_platform_canonical_reading"
 """Name :func:`parse_readings` registers it under in a session."""
 _CANONICAL_READING_TYPE = T.StructType(
     [
-        T.StructField("sensor_id", T.StringType()),
-        T.StructField("sensor_type", T.StringType()),
-        T.StructField("location", T.StringType()),
+        T.StructField("sensor_id", T.BinaryType()),
+        T.StructField("sensor_type", T.BinaryType()),
+        T.StructField("location", T.BinaryType()),
         T.StructField("value", T.DoubleType()),
-        T.StructField("unit", T.StringType()),
+        T.StructField("unit", T.BinaryType()),
         T.StructField("event_micros", T.LongType()),
     ]
 )
+"""What the canonical reader returns: the strings as their bytes (printable ASCII, so valid UTF-8), which a cast
+turns into strings without a copy, where a Java string would be decoded and encoded again."""
 _CANONICAL_STRINGS = ("sensor_id", "sensor_type", "location", "unit")
 """String fields the canonical reader returns, in order (the timestamp comes back as an instant)."""
 CANONICAL_COLUMNS: tuple[str, ...] = (
@@ -306,7 +308,13 @@ def read_canonical(raw: DataFrame, *, fast_path: bool = True) -> DataFrame:
     is_canonical = F.col("_read").isNotNull()
     return read.select(
         is_canonical.alias("canonical"),
-        *(F.col(f"_read.{name}").alias(name) for name in PAYLOAD_FIELDS if name != "timestamp"),
+        *(
+            (
+                F.col(f"_read.{name}").cast(T.StringType()) if name in _CANONICAL_STRINGS else F.col(f"_read.{name}")
+            ).alias(name)
+            for name in PAYLOAD_FIELDS
+            if name != "timestamp"
+        ),
         F.timestamp_micros(F.col("_read.event_micros")).alias("event_time"),
         "topic",
         "partition",
@@ -631,34 +639,72 @@ def dedupe_readings(valid: DataFrame) -> DataFrame:
     Two readings with the same sensor and event time are the same reading (contract section 1). The survivor is the
     one with the lowest (``partition``, ``offset``) (then ``topic``), so re-running a batch keeps the same row.
 
-    The copies are found with a window over the UTC hour, event time and sensor: a frame already hash-partitioned
-    by an ``_hour`` column (``utc_hour_start(event_time)``) is de-duplicated without another shuffle, and the result
-    comes out sorted by event time within each partition (what a writer of an hourly-partitioned table wants).
-
     Args:
-        valid: Valid readings with ``READING_COLUMNS`` (and optionally ``_hour``).
+        valid: Valid readings with ``READING_COLUMNS``.
 
     Returns:
-        The same columns (without ``_hour``), one row per (``sensor_id``, ``event_time``).
+        The same columns, one row per (``sensor_id``, ``event_time``).
     """
-    keyed = valid if "_hour" in valid.columns else valid.withColumn("_hour", utc_hour_start(F.col("event_time")))
-    return number_copies(keyed).where(F.col("_copy") == 1).select(*READING_COLUMNS)
+    return number_copies(valid).where(F.col("_copy") == 1).select(*READING_COLUMNS)
 
 
 def number_copies(readings: DataFrame) -> DataFrame:
     """Number the copies of each reading: ``_copy`` is 1 for the one :func:`dedupe_readings` keeps, 2, 3... for
-    the others.
+    the others (a window over sensor and event time, so one shuffle and sort of every row).
 
     Args:
-        readings: Rows with ``READING_COLUMNS`` and ``_hour`` (``utc_hour_start(event_time)``); rows with a null
-            ``sensor_id`` or ``event_time`` are numbered too, and mean nothing.
+        readings: Rows with ``READING_COLUMNS``.
 
     Returns:
-        The same rows with a ``_copy`` column, sorted by event time within each partition; no shuffle when the
-        frame is already hash-partitioned by ``_hour``.
+        The same rows with a ``_copy`` column.
     """
-    copies = Window.partitionBy("event_time", "sensor_id", "_hour").orderBy("partition", "offset", "topic")
+    copies = Window.partitionBy("sensor_id", "event_time").orderBy("partition", "offset", "topic")
     return readings.withColumn("_copy", F.row_number().over(copies))
+
+
+def reading_key() -> Column:
+    """A 64-bit hash of (``sensor_id``, ``event_time``): equal for every copy of a reading (and, rarely, for two
+    different readings; :func:`later_copies` compares the readings themselves)."""
+    return F.xxhash64(F.col("sensor_id"), F.col("event_time"))
+
+
+def shared_keys(keys: DataFrame) -> DataFrame:
+    """The :func:`reading_key` values that occur more than once: every reading with copies has one of them.
+
+    One hash aggregation of a fixed-width key, far cheaper than sorting every row by sensor and event time; in a
+    batch without copies the result is empty (or holds a hash collision or two).
+
+    Args:
+        keys: Rows with ``sensor_id`` and ``event_time`` (only those columns are read).
+
+    Returns:
+        One column ``_key`` (long), one row per shared key.
+    """
+    return (
+        keys.select(reading_key().alias("_key"))
+        .groupBy("_key")
+        .agg(F.count(F.lit(1)).alias("_n"))
+        .where(F.col("_n") > 1)
+        .select("_key")
+    )
+
+
+def later_copies(readings: DataFrame, keys: DataFrame) -> DataFrame:
+    """The copies :func:`dedupe_readings` drops, among the readings whose :func:`reading_key` is in ``keys``.
+
+    With ``keys`` from :func:`shared_keys` over the same readings, anti-joining the result on (``topic``,
+    ``partition``, ``offset``) is exactly :func:`dedupe_readings`, but only the few readings with a shared key
+    are sorted.
+
+    Args:
+        readings: Rows with ``READING_COLUMNS``.
+        keys: One column ``_key``, e.g. :func:`shared_keys` of ``readings``.
+
+    Returns:
+        ``topic``, ``partition`` and ``offset`` of every later copy.
+    """
+    candidates = readings.withColumn("_key", reading_key()).join(keys, "_key", "left_semi").drop("_key")
+    return number_copies(candidates).where(F.col("_copy") > 1).select("topic", "partition", "offset")
 
 
 def event_hours(readings: DataFrame) -> DataFrame:

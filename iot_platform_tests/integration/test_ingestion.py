@@ -192,3 +192,50 @@ def test_a_run_that_dies_before_its_commit_leaves_nothing_partial_and_the_next_r
         assert materialization_metadata(result, "rejected_readings")["rejected_new"] == 0
         assert len(_stored(settings, prefix)) == 50
         assert _rejected(settings) == [(1, 0, "not_json"), (1, 1, "not_object")]
+
+
+def _delete_before(settings: Settings, partition: int, offset: int) -> None:
+    """Delete a partition's records below ``offset``, as retention does."""
+    from confluent_kafka import TopicPartition
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    futures = admin.delete_records([TopicPartition(settings.kafka_topic, partition, offset)])
+    for future in futures.values():
+        future.result(timeout=30)
+
+
+def test_records_lost_to_retention_stop_the_run_until_the_gap_is_accepted(stack_settings: Settings) -> None:
+    prefix = f"G{uuid.uuid4().hex[:6].upper()}"
+    base = fresh_hour()
+    readings = [reading(f"{prefix}-1", base + dt.timedelta(seconds=i), float(i)) for i in range(20)]
+    ingest = "ingest_readings"
+    allow = {"ops": {ingest: {"config": {"allow_retention_gap": True}}}}
+    with own_topic(stack_settings, "gap") as settings, dg.instance_for_test() as instance:
+        produce(settings, readings[:5], partition=0)
+        assert run_job(INGEST_JOB, instance).success
+
+        produce(settings, readings[5:10], partition=0)
+        _delete_before(settings, 0, 8)  # offsets 5, 6, 7 were never ingested
+        stopped = run_job(INGEST_JOB, instance)
+        assert not stopped.success
+        failure = stopped.get_step_failure_events()[0].event_specific_data.error  # type: ignore[union-attr]
+        assert "partition 0: offsets 5..7 (3 records)" in failure.to_string()
+        table = load_catalog(settings).load_table(tables.SENSOR_READINGS)
+        assert committed_offsets(table, settings.kafka_topic)[0] == {0: 5, 1: 0, 2: 0}  # nothing written
+
+        accepted = run_job(INGEST_JOB, instance, run_config=allow)
+        assert accepted.success
+        meta = materialization_metadata(accepted, "sensor_readings")
+        assert meta["retention_gaps"] == [{"partition": 0, "from": 5, "to": 8, "lost": 3}]
+        assert meta["stored"] == 2
+        assert [value for _, _, value in _stored(settings, prefix)] == [0.0, 1.0, 2.0, 3.0, 4.0, 8.0, 9.0]
+
+        # Everything new already deleted: nothing left to read, the offsets still move past the gap.
+        produce(settings, readings[10:], partition=0)
+        _delete_before(settings, 0, 20)
+        emptied = run_job(INGEST_JOB, instance, run_config=allow)
+        assert emptied.success
+        assert materialization_metadata(emptied, "sensor_readings")["stored"] == 0
+        table.refresh()
+        assert committed_offsets(table, settings.kafka_topic)[0] == {0: 20, 1: 0, 2: 0}

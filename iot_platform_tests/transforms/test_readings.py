@@ -366,11 +366,11 @@ def test_the_canonical_reader_reads_canonical_records_and_declines_the_rest(spar
 
     assert [row.r is not None for row in rows] == [True, True, True, False, False, False, False, False, False]
     assert rows[0].r.asDict() == {
-        "sensor_id": GOOD["sensor_id"],
-        "sensor_type": GOOD["sensor_type"],
-        "location": GOOD["location"],
+        "sensor_id": GOOD["sensor_id"].encode(),  # strings come back as their UTF-8 bytes
+        "sensor_type": GOOD["sensor_type"].encode(),
+        "location": GOOD["location"].encode(),
         "value": GOOD["value"],
-        "unit": GOOD["unit"],
+        "unit": GOOD["unit"].encode(),
         "event_micros": micros(GOOD_INSTANT),
     }
     assert rows[2].r.value == -12.5
@@ -501,6 +501,36 @@ def test_same_instant_written_differently_is_one_reading(kafka_batch: Any) -> No
     deduped = R.dedupe_readings(R.split_valid_rejected(R.parse_readings(kafka_batch(records)))[0])
 
     assert [(r.offset, r.value) for r in deduped.collect()] == [(0, 25.5)]
+
+
+def test_later_copies_of_the_shared_keys_are_what_dedupe_drops(kafka_batch: Any) -> None:
+    records = [
+        (1, 5, payload(value=1.0)),
+        (0, 9, payload(value=2.0)),
+        (0, 10, payload(value=3.0)),
+        (0, 11, payload(value=4.0, sensor_id="TEMP-002")),
+        (2, 0, payload(value=5.0, timestamp="2026-11-24T10:30:00.501Z")),
+        (2, 1, payload(value=6.0, sensor_id="TEMP-002")),
+    ]
+    valid, _ = R.split_valid_rejected(R.parse_readings(kafka_batch(records)))
+    keys = R.shared_keys(valid)
+    kept = valid.join(R.later_copies(valid, keys), ["topic", "partition", "offset"], "left_anti").select(
+        *R.READING_COLUMNS
+    )
+
+    assert keys.count() == 2  # TEMP-001 at 10:30:00.500 and TEMP-002
+    assert sorted((r.partition, r.offset) for r in R.later_copies(valid, keys).collect()) == [(0, 10), (1, 5), (2, 1)]
+    assert sorted(kept.collect()) == sorted(R.dedupe_readings(valid).collect())
+
+
+def test_later_copies_compare_the_readings_not_their_hashes(kafka_batch: Any) -> None:
+    # Every key offered as shared (as a hash collision would): readings without a copy still stay.
+    records = [(0, 0, payload(value=1.0)), (0, 1, payload(sensor_id="TEMP-002")), (0, 2, payload(value=3.0))]
+    valid, _ = R.split_valid_rejected(R.parse_readings(kafka_batch(records)))
+    every_key = valid.select(R.reading_key().alias("_key"))
+
+    assert [(r.partition, r.offset) for r in R.later_copies(valid, every_key).collect()] == [(0, 2)]
+    assert R.shared_keys(valid).count() == 1
 
 
 # --- hours touched -----------------------------------------------------------------------------------------------

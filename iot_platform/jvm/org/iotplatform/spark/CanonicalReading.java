@@ -3,6 +3,7 @@ package org.iotplatform.spark;
 import java.nio.charset.StandardCharsets;
 import java.time.DateTimeException;
 import java.time.LocalDate;
+import java.util.Arrays;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.api.java.UDF1;
@@ -16,9 +17,10 @@ import org.apache.spark.sql.api.java.UDF1;
  * ASCII without a backslash; the number follows the JSON grammar and is finite; the timestamp is
  * {@code yyyy-MM-ddTHH:mm:ss[.f{1,9}]} followed by {@code Z} or an offset {@code ±HH:mm}, and names a real instant.
  *
- * <p>Returns the fields ({@code value} as a double, the timestamp as UTC epoch microseconds, the fraction truncated
- * to microseconds) in the struct type the platform registers it with
- * ({@code iot_platform.transforms.readings._CANONICAL_READING_TYPE}), or null. Null means "not proven here", never "malformed": the caller sends those records to the
+ * <p>Returns the fields (strings as their UTF-8 bytes, which Spark turns into strings without decoding them;
+ * {@code value} as a double; the timestamp as UTC epoch microseconds, the fraction truncated to microseconds) in the
+ * struct type the platform registers it with ({@code iot_platform.transforms.readings._CANONICAL_READING_TYPE}), or
+ * null. Null means "not proven here", never "malformed": the caller sends those records to the
  * strict JSON parse, which decides. So this reader may decline anything unusual, but whatever it accepts it must
  * read exactly as that parse does; the platform's tests compare the two on valid, malformed and near-canonical
  * records.
@@ -56,15 +58,15 @@ public final class CanonicalReading implements UDF1<byte[], Row> {
     }
 
     Row reading() {
-      String sensorId = stringField(0);
+      byte[] sensorId = stringField(0);
       if (sensorId == null || !comma()) {
         return null;
       }
-      String sensorType = stringField(1);
+      byte[] sensorType = stringField(1);
       if (sensorType == null || !comma()) {
         return null;
       }
-      String location = stringField(2);
+      byte[] location = stringField(2);
       if (location == null || !comma()) {
         return null;
       }
@@ -79,7 +81,7 @@ public final class CanonicalReading implements UDF1<byte[], Row> {
       if (Double.isNaN(number) || Double.isInfinite(number) || !comma()) {
         return null;
       }
-      String unit = stringField(4);
+      byte[] unit = stringField(4);
       if (unit == null || !comma() || !key(5) || !at('"')) {
         return null;
       }
@@ -136,8 +138,11 @@ public final class CanonicalReading implements UDF1<byte[], Row> {
       return true;
     }
 
-    /** The key, then a string of printable ASCII other than backslash (null otherwise). */
-    private String stringField(int index) {
+    /**
+     * The key, then a string of printable ASCII other than backslash: its bytes, which are its UTF-8 text (null
+     * otherwise).
+     */
+    private byte[] stringField(int index) {
       if (!key(index) || !at('"')) {
         return null;
       }
@@ -152,7 +157,7 @@ public final class CanonicalReading implements UDF1<byte[], Row> {
       if (!at('"')) {
         return null;
       }
-      String text = new String(b, start, pos - start, StandardCharsets.ISO_8859_1);
+      byte[] text = Arrays.copyOfRange(b, start, pos);
       pos++;
       return text;
     }
