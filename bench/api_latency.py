@@ -67,30 +67,11 @@ class Result:
 def seed_hourly_stats(settings: Settings) -> int:
     """Write DAYS x 24 hours x SENSORS rows of hourly statistics, one commit per day; return the row count."""
     import pyarrow as pa
-    from pyiceberg.partitioning import PartitionField, PartitionSpec
-    from pyiceberg.schema import Schema
-    from pyiceberg.transforms import DayTransform, IdentityTransform
-    from pyiceberg.types import DoubleType, LongType, NestedField, StringType, TimestamptzType
 
     from iot_platform.resources.iceberg import load_catalog
+    from iot_platform.tables import hourly_stats_iceberg_schema
 
-    schema = Schema(
-        NestedField(1, "window_start", TimestamptzType(), required=True),
-        NestedField(2, "window_end", TimestamptzType(), required=True),
-        NestedField(3, "sensor_id", StringType(), required=True),
-        NestedField(4, "sensor_type", StringType(), required=True),
-        NestedField(5, "location", StringType(), required=True),
-        NestedField(6, "avg_value", DoubleType()),
-        NestedField(7, "min_value", DoubleType()),
-        NestedField(8, "max_value", DoubleType()),
-        NestedField(9, "stddev_value", DoubleType()),
-        NestedField(10, "reading_count", LongType(), required=True),
-        NestedField(11, "processed_at", TimestamptzType(), required=True),
-    )
-    spec = PartitionSpec(
-        PartitionField(source_id=1, field_id=1000, transform=DayTransform(), name="window_start_day"),
-        PartitionField(source_id=4, field_id=1001, transform=IdentityTransform(), name="sensor_type"),
-    )
+    schema, spec = hourly_stats_iceberg_schema()
     catalog = load_catalog(settings)
     table = catalog.create_table(HOURLY_STATS, schema=schema, partition_spec=spec)
     now = dt.datetime.now(dt.UTC)

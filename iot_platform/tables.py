@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pyiceberg.partitioning import PartitionSpec
+    from pyiceberg.schema import Schema
     from pyspark.sql import SparkSession
 
 SENSOR_READINGS = "iot.sensor_readings"
@@ -83,6 +85,44 @@ DDL = {
         TBLPROPERTIES ({_PROPERTIES})
     """,
 }
+
+
+def hourly_stats_iceberg_schema() -> tuple[Schema, PartitionSpec]:
+    """``iot.hourly_stats`` as pyiceberg objects: the columns and partitioning its Spark DDL creates, for tools that
+    create the table without Spark (the API benchmark, the stats reader's tests).
+
+    Returns:
+        ``(schema, partition_spec)``; the field ids are pyiceberg's own.
+    """
+    from pyiceberg.partitioning import PartitionField, PartitionSpec
+    from pyiceberg.schema import Schema
+    from pyiceberg.transforms import DayTransform, IdentityTransform
+    from pyiceberg.types import DoubleType, LongType, NestedField, StringType, TimestamptzType
+
+    types = {
+        "window_start": (TimestamptzType(), True),
+        "window_end": (TimestamptzType(), True),
+        "sensor_id": (StringType(), True),
+        "sensor_type": (StringType(), True),
+        "location": (StringType(), True),
+        "avg_value": (DoubleType(), False),
+        "min_value": (DoubleType(), False),
+        "max_value": (DoubleType(), False),
+        "stddev_value": (DoubleType(), False),
+        "reading_count": (LongType(), True),
+        "processed_at": (TimestamptzType(), True),
+    }
+    schema = Schema(
+        *(
+            NestedField(field_id, name, types[name][0], required=types[name][1])
+            for field_id, name in enumerate(HOURLY_STATS_COLUMNS, start=1)
+        )
+    )
+    spec = PartitionSpec(
+        PartitionField(source_id=1, field_id=1000, transform=DayTransform(), name="window_start_day"),
+        PartitionField(source_id=4, field_id=1001, transform=IdentityTransform(), name="sensor_type"),
+    )
+    return schema, spec
 
 
 ADDED_COLUMNS: dict[str, list[tuple[str, str]]] = {

@@ -11,14 +11,12 @@ import pyarrow as pa
 import pytest
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
-from pyiceberg.transforms import DayTransform, IdentityTransform
-from pyiceberg.types import DoubleType, LongType, NestedField, StringType, TimestamptzType
+from pyiceberg.types import LongType, NestedField
 
 from iot_platform.api.errors import InvalidQuery
 from iot_platform.api.stats_reader import COLUMNS, Cursor, IcebergHourlyStatsReader, StatsQuery, row_filter
-from iot_platform.tables import HOURLY_STATS
+from iot_platform.tables import HOURLY_STATS, hourly_stats_iceberg_schema
 from iot_platform_tests.api.conftest import Api
 from iot_platform_tests.resources.spark_master_fakes import master_down
 
@@ -93,26 +91,9 @@ def test_cursors_round_trip() -> None:
 
 
 # --- the reader on a real catalog ----------------------------------------------------------------------------
-SCHEMA = Schema(
-    NestedField(1, "window_start", TimestamptzType(), required=True),
-    NestedField(2, "window_end", TimestamptzType(), required=True),
-    NestedField(3, "sensor_id", StringType(), required=True),
-    NestedField(4, "sensor_type", StringType(), required=True),
-    NestedField(5, "location", StringType(), required=True),
-    NestedField(6, "avg_value", DoubleType()),
-    NestedField(7, "min_value", DoubleType()),
-    NestedField(8, "max_value", DoubleType()),
-    NestedField(9, "stddev_value", DoubleType()),
-    NestedField(10, "reading_count", LongType(), required=True),
-    NestedField(11, "processed_at", TimestamptzType(), required=True),
-    NestedField(12, "threshold_breaches", LongType()),
-)
+_BASE, SPEC = hourly_stats_iceberg_schema()
+SCHEMA = Schema(*_BASE.fields, NestedField(len(_BASE.fields) + 1, "threshold_breaches", LongType()))
 """``iot.hourly_stats`` as the Spark DDL creates it, plus a later column the API must not serve."""
-
-SPEC = PartitionSpec(
-    PartitionField(source_id=1, field_id=1000, transform=DayTransform(), name="window_start_day"),
-    PartitionField(source_id=4, field_id=1001, transform=IdentityTransform(), name="sensor_type"),
-)
 
 
 def stats_row(hour: dt.datetime, sensor_id: str, sensor_type: str, value: float, count: int = 2) -> dict[str, Any]:

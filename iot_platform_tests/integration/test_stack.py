@@ -13,6 +13,7 @@ import uuid
 import httpx
 import pytest
 
+from iot_platform import tables
 from iot_platform.errors import PortInUse
 from iot_platform.resources.iceberg import catalog_from_properties, load_catalog
 from iot_platform.resources.spark import spark_session
@@ -99,6 +100,7 @@ def test_spark_job_runs_on_the_master_and_spark_and_pyiceberg_share_tables(stack
         assert total == sum(range(100_000))
         spark.sql(f"CREATE TABLE {spark_table} (id bigint, name string) USING iceberg")
         spark.sql(f"INSERT INTO {spark_table} VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+        tables.ensure_tables(spark, tables.HOURLY_STATS)
         from_pyiceberg = sorted(tuple(row) for row in spark.table(py_table).collect())
         state = httpx.get(f"{stack_settings.master_web_url}/json/", timeout=5).json()
         assert app_id in [app["id"] for app in state["activeapps"]]
@@ -108,6 +110,16 @@ def test_spark_job_runs_on_the_master_and_spark_and_pyiceberg_share_tables(stack
     assert rows == [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}, {"id": 3, "name": "c"}]
     catalog.drop_table(spark_table)
     catalog.drop_table(py_table)
+
+    # The pyiceberg form of iot.hourly_stats (for tools without Spark) is what the Spark DDL creates.
+    schema, spec = tables.hourly_stats_iceberg_schema()
+    created = catalog.load_table(tables.HOURLY_STATS)
+    assert [(f.name, f.field_type, f.required) for f in created.schema().fields] == [
+        (f.name, f.field_type, f.required) for f in schema.fields
+    ]
+    assert [(f.name, str(f.transform)) for f in created.spec().fields] == [
+        (f.name, str(f.transform)) for f in spec.fields
+    ]
 
 
 def test_up_is_idempotent_data_persists_and_down_leaves_no_process() -> None:
