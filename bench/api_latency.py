@@ -17,30 +17,19 @@ import argparse
 import asyncio
 import datetime as dt
 import os
-import shutil
 import statistics
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from support import REPO, bench_stack
 
-from iot_platform.settings import Settings, load_settings
+from iot_platform.settings import Settings
 from iot_platform.stack.stack import Stack
 from iot_platform.tables import HOURLY_STATS
 
-REPO = Path(__file__).resolve().parent.parent
 SERVICES = ["spark-master", "spark-worker", "catalog", "api"]
-PORTS = {
-    "kafka_port": 46092,
-    "kafka_controller_port": 46093,
-    "spark_master_port": 46077,
-    "spark_master_web_port": 46080,
-    "spark_worker_web_port": 46081,
-    "dagster_port": 46300,
-    "api_port": 46800,
-}
 FIRST_HOUR = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 DAYS, SENSORS = 7, 30
 TYPES = ("temperature", "humidity", "pressure")
@@ -177,16 +166,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50, help="Concurrent connections.")
     args = parser.parse_args()
 
-    root = Path(tempfile.mkdtemp(prefix="iot-bench-api-"))
-    cache = Path(os.environ.get("IOT_CACHE_DIR", REPO / ".iot-platform" / "cache"))
-    settings = load_settings(
-        state_dir=root / "state", IOT_CACHE_DIR=cache, generator_enabled=False, api_token="bench", **PORTS
-    )
-    stack = Stack(settings)
     os.chdir(REPO)
-    try:
-        began = time.monotonic()
-        stack.up(only=SERVICES[:-1])
+    began = time.monotonic()
+    with bench_stack("api", services=SERVICES[:-1], api_token="bench") as settings:
+        stack = Stack(settings)
         rows = seed_hourly_stats(settings)
         stack.up(only=SERVICES[-1:])
         print(f"stack ({', '.join(SERVICES)}) up and {rows} rows written in {time.monotonic() - began:.0f} s")
@@ -211,9 +194,6 @@ def main() -> None:
         report(stats, None)
         print(f"  ({expected} rows per answer)")
         print(f"\ncluster status target: {'met' if met else 'MISSED'}")
-    finally:
-        stack.down()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

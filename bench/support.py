@@ -7,9 +7,10 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from iot_platform.settings import Settings, load_settings
 from iot_platform.stack.services import exported_environment, settings_environment
@@ -29,19 +30,25 @@ BENCH_PORTS = {
 
 
 @contextmanager
-def bench_stack(name: str) -> Iterator[Settings]:
-    """A private stack (Kafka, Spark master + worker, catalog) in a temporary state folder, stopped afterwards.
+def bench_stack(name: str, services: Sequence[str] = CORE, **overrides: Any) -> Iterator[Settings]:
+    """A private stack (default: Kafka, Spark master + worker, catalog) in a temporary state folder; every service
+    it runs, including ones a benchmark starts later (``Stack(settings).up(only=[...])``), is stopped afterwards.
 
     The download cache is the repository's, so only the first benchmark on a machine downloads anything.
+    ``overrides`` are further settings (e.g. ``api_token``).
     """
     root = Path(tempfile.mkdtemp(prefix=f"iot-bench-{name}-"))
     cache = Path(os.environ.get("IOT_CACHE_DIR", REPO / ".iot-platform" / "cache"))
     settings = load_settings(
-        state_dir=root, IOT_CACHE_DIR=cache, generator_enabled=False, schedules_enabled=False, **BENCH_PORTS
+        state_dir=root,
+        IOT_CACHE_DIR=cache,
+        generator_enabled=False,
+        schedules_enabled=False,
+        **{**BENCH_PORTS, **overrides},
     )
     stack = Stack(settings)
     try:
-        stack.up(only=CORE)
+        stack.up(only=list(services))
         with exported_environment(settings_environment(settings)):
             yield settings
     finally:
