@@ -33,10 +33,6 @@ RUN_ID_PROPERTY = "iot.dagster-run-id"
 CACHE_COMPRESSION = "spark.sql.inMemoryColumnarStorage.compressed"
 """Spark setting turned off while a run caches its batch (restored afterwards)."""
 
-KEPT_AS_BYTES = ("sensor_id", "sensor_type", "location", "unit")
-"""String columns a run keeps as bytes while it holds its batch: Spark's cache computes no per-value bounds for
-binary columns, and the cast back to a string copies nothing."""
-
 KAFKA_CONSUMER_OPTIONS = {
     "kafka.max.partition.fetch.bytes": str(8 * 1024 * 1024),
     "kafka.fetch.max.bytes": str(64 * 1024 * 1024),
@@ -116,6 +112,7 @@ def run_ingestion(
     from pyspark.sql import functions as F
 
     from iot_platform.transforms.readings import (
+        CANONICAL_STRINGS,
         READING_COLUMNS,
         judge_records,
         later_copies,
@@ -176,7 +173,9 @@ def run_ingestion(
         read_canonical(raw)
         .select(
             "canonical",
-            *(F.col(name).cast("binary") if name in KEPT_AS_BYTES else F.col(name) for name in READING_COLUMNS[:6]),
+            # The reading's strings are kept as bytes: Spark's cache computes no per-value bounds for binary
+            # columns, and the casts between bytes and strings copy nothing.
+            *(F.col(name).cast("binary") if name in CANONICAL_STRINGS else F.col(name) for name in READING_COLUMNS[:6]),
             "partition",
             "offset",
             F.when(~canonical, F.col("kafka_timestamp")).alias("kafka_timestamp"),
@@ -192,7 +191,7 @@ def run_ingestion(
         )
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
-    records = batch.withColumns({name: F.col(name).cast("string") for name in KEPT_AS_BYTES}).withColumn(
+    records = batch.withColumns({name: F.col(name).cast("string") for name in CANONICAL_STRINGS}).withColumn(
         "topic", F.lit(topic)
     )
     readings = records.where(canonical).select(*READING_COLUMNS)

@@ -161,8 +161,8 @@ _CANONICAL_READING_TYPE = T.StructType(
 )
 """What the canonical reader returns: the strings as their bytes (printable ASCII, so valid UTF-8), which a cast
 turns into strings without a copy, where a Java string would be decoded and encoded again."""
-_CANONICAL_STRINGS = ("sensor_id", "sensor_type", "location", "unit")
-"""String fields the canonical reader returns, in order (the timestamp comes back as an instant)."""
+CANONICAL_STRINGS = ("sensor_id", "sensor_type", "location", "unit")
+"""String fields the canonical reader returns (as bytes), in order; the timestamp comes back as an instant."""
 CANONICAL_COLUMNS: tuple[str, ...] = (
     "canonical",
     *READING_COLUMNS[:6],
@@ -310,7 +310,7 @@ def read_canonical(raw: DataFrame, *, fast_path: bool = True) -> DataFrame:
         is_canonical.alias("canonical"),
         *(
             (
-                F.col(f"_read.{name}").cast(T.StringType()) if name in _CANONICAL_STRINGS else F.col(f"_read.{name}")
+                F.col(f"_read.{name}").cast(T.StringType()) if name in CANONICAL_STRINGS else F.col(f"_read.{name}")
             ).alias(name)
             for name in PAYLOAD_FIELDS
             if name != "timestamp"
@@ -349,7 +349,7 @@ def judge_records(read: DataFrame) -> DataFrame:
         F.col("canonical").alias("_canonical"),
         F.col("value").alias("_canonical_value"),
         F.col("event_time").alias("_canonical_time"),
-        *(F.col(name).alias(f"_c_{name}") for name in _CANONICAL_STRINGS),
+        *(F.col(name).alias(f"_c_{name}") for name in CANONICAL_STRINGS),
     )
     # 1. Typed parse of every other record.
     typed = canonical.select(
@@ -456,7 +456,7 @@ def _canonical_field(name: str) -> Column:
     only needed for the words about a malformed record)."""
     if name in NUMBER_FIELDS:
         return F.col("_canonical_value")
-    return F.col(f"_c_{name}") if name in _CANONICAL_STRINGS else F.lit(None).cast(T.StringType())
+    return F.col(f"_c_{name}") if name in CANONICAL_STRINGS else F.lit(None).cast(T.StringType())
 
 
 def _is_string(name: str) -> Column:
