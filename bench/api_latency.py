@@ -57,7 +57,7 @@ def seed_hourly_stats(settings: Settings) -> int:
     """Write DAYS x 24 hours x SENSORS rows of hourly statistics, one commit per day; return the row count."""
     import pyarrow as pa
 
-    from iot_platform.resources.iceberg import load_catalog
+    from iot_platform.clients.iceberg import load_catalog
     from iot_platform.tables import hourly_stats_iceberg_schema
 
     schema, spec = hourly_stats_iceberg_schema()

@@ -34,11 +34,11 @@ from pathlib import Path
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from iot_platform.clients.kafka import create_topic_if_missing
 from iot_platform.generator.cli import backfill_command
 from iot_platform.generator.readings import ReadingGenerator, format_timestamp, to_epoch_ms
 from iot_platform.generator.sensors_config import load_sensor_set
 from iot_platform.generator.service import PRODUCER_CONFIG
-from iot_platform.resources.kafka import create_topic_if_missing
 from iot_platform.settings import Settings, load_settings
 from iot_platform.stack import artifacts
 from iot_platform.stack.services import settings_environment

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from iot_platform import tables
-from iot_platform.resources.iceberg import load_catalog
+from iot_platform.clients.iceberg import load_catalog
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -27,5 +27,5 @@ def cluster_health_definitions(settings: Settings) -> Definitions:
         assets=[spark_cluster_asset(settings)],
         asset_checks=[spark_cluster_checks(HealthThresholds.from_settings(settings))],
         sensors=[build_spark_cluster_health_sensor(settings), build_run_failure_sensor(settings)],
-        resources={SPARK_MASTER_RESOURCE_KEY: SparkMasterResource(web_url=settings.master_web_url)},
+        resources={SPARK_MASTER_RESOURCE_KEY: SparkMasterResource.from_settings(settings)},
     )

@@ -30,7 +30,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         jobs=[ingest_job, hourly_stats_job],
         schedules=build_schedules(settings),
         sensors=[build_sensor_raw_observer(settings), build_late_data_sensor(settings, HOURLY_STATS_JOB)],
-        resources={"spark": SparkResource(), "kafka": KafkaResource(), "iceberg": IcebergResource()},
+        resources={
+            "spark": SparkResource(),
+            "kafka": KafkaResource.from_settings(settings),
+            "iceberg": IcebergResource(),
+        },
     )
     return dg.Definitions.merge(pipeline, cluster_health_definitions(settings))
 

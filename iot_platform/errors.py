@@ -45,3 +45,15 @@ class NotFound(PlatformError):
 
 class IngestionError(PlatformError):
     """Ingestion cannot proceed safely (for example offsets lost to Kafka retention)."""
+
+
+class Conflict(PlatformError):
+    """The request does not fit the object's current state, e.g. terminating a run that already ended (HTTP 409)."""
+
+
+class UpstreamError(PlatformError):
+    """Dagster or the Spark master answered, but with an error the API cannot turn into a result (HTTP 502)."""
+
+    def __init__(self, service: str, message: str) -> None:
+        super().__init__(f"{service} error: {message}")
+        self.service = service

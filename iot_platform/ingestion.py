@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from iot_platform import offsets, tables
+from iot_platform.clients.iceberg import load_catalog
+from iot_platform.clients.kafka import topic_watermarks
 from iot_platform.errors import IngestionError
-from iot_platform.resources.iceberg import load_catalog
-from iot_platform.resources.kafka import topic_watermarks
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table

@@ -68,7 +68,7 @@ def run(settings: Settings, hours: int, timeout_s: float) -> int:
         print(f"error: run {run_id} ended {status}; see {settings.dagster_web_url}/runs/{run_id}", file=sys.stderr)
         return 1
 
-    from iot_platform.resources.iceberg import load_catalog
+    from iot_platform.clients.iceberg import load_catalog
 
     table = load_catalog(settings).load_table("iot.hourly_stats")
     rows = (

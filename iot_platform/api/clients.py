@@ -10,9 +10,9 @@ import threading
 from typing import TYPE_CHECKING
 
 from iot_platform.api.cluster_cache import DEFAULT_TTL_S, CachedClusterState
-from iot_platform.api.dagster_client import DagsterClient, GraphQLDagsterClient
 from iot_platform.api.stats_reader import HourlyStatsReader, IcebergHourlyStatsReader
-from iot_platform.resources.spark_master import HttpSparkMasterClient, SparkMasterClient
+from iot_platform.clients.dagster import DagsterClient, GraphQLDagsterClient
+from iot_platform.clients.spark_master import HttpSparkMasterClient, SparkMasterClient
 
 if TYPE_CHECKING:
     from iot_platform.settings import Settings

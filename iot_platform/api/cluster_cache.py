@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from iot_platform.clients.spark_master import ClusterState, SparkApplication, SparkMasterClient
 from iot_platform.errors import ServiceUnavailable
-from iot_platform.resources.spark_master import ClusterState, SparkApplication, SparkMasterClient
 
 DEFAULT_TTL_S = 1.0
 T = TypeVar("T")

@@ -15,9 +15,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from iot_platform.api.clients import ApiClients
 from iot_platform.api.cluster_cache import CachedClusterState
-from iot_platform.api.dagster_client import DagsterClient
 from iot_platform.api.errors import AuthenticationRequired, PermissionDenied, TokenNotConfigured
 from iot_platform.api.stats_reader import HourlyStatsReader
+from iot_platform.clients.dagster import DagsterClient
 from iot_platform.settings import Settings
 
 _bearer = HTTPBearer(

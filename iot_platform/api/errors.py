@@ -17,17 +17,5 @@ class TokenNotConfigured(ConfigurationError):
     """The API has no ``IOT_API_TOKEN``, so it refuses every mutating call (HTTP 503)."""
 
 
-class Conflict(PlatformError):
-    """The request does not fit the object's current state, e.g. terminating a run that already ended (HTTP 409)."""
-
-
 class InvalidQuery(PlatformError):
     """A query parameter is well-formed but its value cannot be used, e.g. a start after the end (HTTP 422)."""
-
-
-class UpstreamError(PlatformError):
-    """Dagster or the Spark master answered, but with an error the API cannot turn into a result (HTTP 502)."""
-
-    def __init__(self, service: str, message: str) -> None:
-        super().__init__(f"{service} error: {message}")
-        self.service = service

@@ -17,26 +17,26 @@ from fastapi.responses import JSONResponse
 
 from iot_platform.api.clients import ApiClients
 from iot_platform.api.cluster_cache import DEFAULT_TTL_S
-from iot_platform.api.dagster_client import DagsterClient
 from iot_platform.api.errors import (
     AuthenticationRequired,
-    Conflict,
     InvalidQuery,
     PermissionDenied,
     TokenNotConfigured,
-    UpstreamError,
 )
 from iot_platform.api.routes import cluster, health, jobs, stats
 from iot_platform.api.stats_reader import HourlyStatsReader
+from iot_platform.clients.dagster import DagsterClient
+from iot_platform.clients.spark_master import SparkMasterClient
 from iot_platform.errors import (
     ConfigurationError,
+    Conflict,
     InvalidPartition,
     NotFound,
     PlatformError,
     ServiceUnavailable,
     UnknownJob,
+    UpstreamError,
 )
-from iot_platform.resources.spark_master import SparkMasterClient
 from iot_platform.settings import Settings, load_settings
 
 API_PREFIX = "/api/v1"

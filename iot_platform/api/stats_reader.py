@@ -232,7 +232,7 @@ class IcebergHourlyStatsReader:
             catalog_factory: Opens the catalog (default: ``resources.iceberg.load_catalog(settings)``).
             clock: Monotonic seconds (tests only).
         """
-        from iot_platform.resources.iceberg import load_catalog
+        from iot_platform.clients.iceberg import load_catalog
 
         self._open_catalog = catalog_factory or (lambda: load_catalog(settings))
         self._catalog: Catalog | None = None

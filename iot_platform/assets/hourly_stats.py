@@ -26,13 +26,10 @@ from pydantic import Field
 
 from iot_platform.aggregation import HourlyResult, build_hourly_stats
 from iot_platform.assets.sensor_readings import SENSOR_READINGS, SPARK_POOL, ingestion_metadata
+from iot_platform.clients.spark_master import spark_app_name
 from iot_platform.ingestion import run_ingestion
 from iot_platform.resources.spark import SparkResource
-from iot_platform.resources.spark_master import (
-    SparkMasterResource,
-    require_master,
-    spark_app_name,
-)
+from iot_platform.resources.spark_master import SparkMasterResource
 from iot_platform.settings import Settings
 
 HOURLY_STATS = AssetKey("hourly_stats")
@@ -208,7 +205,7 @@ def build_hourly_stats_asset(settings: Settings, partitions_def: PartitionsDefin
         current = spark.settings()
         window = context.partition_time_window
         start, end = window.start.astimezone(dt.UTC), window.end.astimezone(dt.UTC)
-        require_master(spark_master.get_client(), current.master_url, current.spark_min_workers)
+        spark_master.require_alive()
         late = context.run.tags.get(LATE_DATA_TAG) == "true"
         with spark.session(spark_app_name("hourly_stats", context.run.run_id)) as session:
             app_id = session.sparkContext.applicationId

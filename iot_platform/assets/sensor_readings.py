@@ -7,13 +7,10 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config, Material
 from pydantic import Field
 
 from iot_platform.assets.sensor_raw import SENSOR_RAW
+from iot_platform.clients.spark_master import spark_app_name
 from iot_platform.ingestion import IngestionResult, result_metadata, run_ingestion
 from iot_platform.resources.spark import SparkResource
-from iot_platform.resources.spark_master import (
-    SparkMasterResource,
-    require_master,
-    spark_app_name,
-)
+from iot_platform.resources.spark_master import SparkMasterResource
 
 SENSOR_READINGS = AssetKey("sensor_readings")
 REJECTED_READINGS = AssetKey("rejected_readings")
@@ -79,7 +76,7 @@ def ingest_readings(
 ) -> Iterator[MaterializeResult]:
     """Read new Kafka records with Spark, store valid readings and rejected records in Iceberg, exactly once."""
     settings = spark.settings()
-    require_master(spark_master.get_client(), settings.master_url, settings.spark_min_workers)
+    spark_master.require_alive()
     with spark.session(spark_app_name("ingest", context.run.run_id)) as session:
         app_id = session.sparkContext.applicationId
         result = run_ingestion(

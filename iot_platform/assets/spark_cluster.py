@@ -24,15 +24,9 @@ from dagster import (
     multi_asset_check,
 )
 
+from iot_platform.clients.spark_master import APP_WAITING, MASTER_ALIVE, WORKER_ALIVE, ClusterState, SparkApplication
 from iot_platform.errors import ServiceUnavailable
-from iot_platform.resources.spark_master import (
-    APP_WAITING,
-    MASTER_ALIVE,
-    WORKER_ALIVE,
-    ClusterState,
-    SparkApplication,
-    SparkMasterResource,
-)
+from iot_platform.resources.spark_master import SparkMasterResource
 from iot_platform.settings import Settings
 
 SPARK_CLUSTER = AssetKey("spark_cluster")

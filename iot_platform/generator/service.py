@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
+from iot_platform.clients.kafka import create_topic_if_missing
 from iot_platform.errors import ConfigurationError, PlatformError, ServiceUnavailable
 from iot_platform.generator.readings import (
     ReadingGenerator,
@@ -42,7 +43,6 @@ from iot_platform.generator.readings import (
     to_epoch_ms,
 )
 from iot_platform.generator.sensors_config import SensorSet, load_sensor_set
-from iot_platform.resources.kafka import create_topic_if_missing
 from iot_platform.settings import Settings
 
 log = logging.getLogger("iot_platform.generator")

@@ -1,4 +1,4 @@
-"""The Iceberg catalog as pyiceberg sees it: the same SQL catalog Spark mounts as ``settings.catalog_name``."""
+"""The Iceberg catalog as a Dagster resource (pyiceberg)."""
 
 from __future__ import annotations
 
@@ -6,31 +6,10 @@ from typing import TYPE_CHECKING
 
 from dagster import ConfigurableResource
 
-from iot_platform.errors import ServiceUnavailable
+from iot_platform.clients.iceberg import load_catalog
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
-
-    from iot_platform.settings import Settings
-
-
-def load_catalog(settings: Settings) -> Catalog:
-    """Open the platform's Iceberg catalog with pyiceberg.
-
-    Raises:
-        ServiceUnavailable: the catalog database cannot be reached.
-    """
-    return catalog_from_properties(settings.catalog_name, settings.catalog_properties())
-
-
-def catalog_from_properties(name: str, properties: dict[str, str]) -> Catalog:
-    """Open a catalog from the properties ``stack status --json`` prints."""
-    from pyiceberg.catalog import load_catalog as pyiceberg_load_catalog
-
-    try:
-        return pyiceberg_load_catalog(name, **properties)
-    except Exception as exc:  # SQLAlchemy raises driver-specific errors; the user needs one message
-        raise ServiceUnavailable("Iceberg catalog", f"{name} at {properties.get('uri', '?')}: {exc}") from exc
 
 
 class IcebergResource(ConfigurableResource):

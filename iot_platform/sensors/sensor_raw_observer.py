@@ -16,8 +16,8 @@ from dagster import (
 )
 
 from iot_platform.assets.sensor_raw import SENSOR_RAW
+from iot_platform.clients.kafka import topic_watermarks
 from iot_platform.errors import ServiceUnavailable
-from iot_platform.resources.kafka import topic_watermarks
 from iot_platform.settings import Settings
 
 

@@ -29,8 +29,9 @@ from iot_platform.assets.spark_cluster import (
     cluster_metrics,
     evaluate_checks,
 )
+from iot_platform.clients.spark_master import ClusterState, SparkMasterClient
 from iot_platform.errors import ServiceUnavailable
-from iot_platform.resources.spark_master import ClusterState, SparkMasterClient, SparkMasterResource
+from iot_platform.resources.spark_master import SparkMasterResource
 from iot_platform.settings import Settings
 
 SENSOR_NAME = "spark_cluster_health"

@@ -417,7 +417,7 @@ def ensure_topic(settings: Settings, topic: str | None = None) -> None:
     """Create the readings topic with the configured partitions and retention, if it is missing."""
     from confluent_kafka.admin import AdminClient
 
-    from iot_platform.resources.kafka import create_topic_if_missing
+    from iot_platform.clients.kafka import create_topic_if_missing
 
     admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
     create_topic_if_missing(admin, settings, topic or settings.kafka_topic, timeout_s=60)
@@ -561,7 +561,7 @@ class Catalog(Service):
         return False
 
     def health(self) -> Health:
-        from iot_platform.resources.iceberg import load_catalog
+        from iot_platform.clients.iceberg import load_catalog
 
         catalog = load_catalog(self.settings)
         namespaces = [ns[0] for ns in catalog.list_namespaces()]
@@ -583,7 +583,7 @@ def ensure_namespace(settings: Settings) -> None:
     """Create the catalog tables and the ``iot`` namespace if missing."""
     from pyiceberg.exceptions import NamespaceAlreadyExistsError
 
-    from iot_platform.resources.iceberg import load_catalog
+    from iot_platform.clients.iceberg import load_catalog
 
     catalog = load_catalog(settings)
     with suppress(NamespaceAlreadyExistsError):

@@ -12,12 +12,11 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from iot_platform.api.dagster_client import BackfillInfo, DagsterStatus, RunInfo
-from iot_platform.api.errors import Conflict
 from iot_platform.api.stats_reader import StatsPage, StatsQuery
-from iot_platform.errors import NotFound, ServiceUnavailable
+from iot_platform.clients.dagster import BackfillInfo, DagsterStatus, RunInfo
+from iot_platform.clients.spark_master import ClusterState, SparkApplication, parse_master_state
+from iot_platform.errors import Conflict, NotFound, ServiceUnavailable
 from iot_platform.jobs import HOURLY_STATS_JOB
-from iot_platform.resources.spark_master import ClusterState, SparkApplication, parse_master_state
 from iot_platform_tests.resources.spark_master_fakes import WEB_URL, load_fixture
 
 PLATFORM_RUN_ID = "6f1c2a3e-1b7d-4c59-9a1e-2f0c3d4b5a61"

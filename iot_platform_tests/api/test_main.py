@@ -7,21 +7,21 @@ from click.testing import CliRunner
 
 from iot_platform.api.errors import (
     AuthenticationRequired,
-    Conflict,
     InvalidQuery,
     PermissionDenied,
     TokenNotConfigured,
-    UpstreamError,
 )
 from iot_platform.api.main import status_for
 from iot_platform.errors import (
     ConfigurationError,
+    Conflict,
     InvalidPartition,
     NotFound,
     PlatformError,
     PortInUse,
     ServiceUnavailable,
     UnknownJob,
+    UpstreamError,
 )
 from iot_platform_tests.api.conftest import Api
 

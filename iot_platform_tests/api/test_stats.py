@@ -227,8 +227,8 @@ def test_new_snapshots_are_seen_after_the_ttl(catalog: Catalog) -> None:
 
 
 def test_an_unreachable_catalog_is_service_unavailable_and_retried_on_the_next_read(tmp_path: Path) -> None:
+    from iot_platform.clients.iceberg import catalog_from_properties
     from iot_platform.errors import ServiceUnavailable
-    from iot_platform.resources.iceberg import catalog_from_properties
 
     folder = tmp_path / "not-yet"
     properties = {"type": "sql", "uri": f"sqlite:///{folder}/catalog.db", "warehouse": tmp_path.as_uri()}

@@ -30,11 +30,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from iot_platform.api.dagster_client import BackfillInfo, DagsterStatus, GraphQLDagsterClient, RunInfo
 from iot_platform.api.main import create_app
+from iot_platform.clients.dagster import BackfillInfo, DagsterStatus, GraphQLDagsterClient, RunInfo
+from iot_platform.clients.spark_master import HttpSparkMasterClient
 from iot_platform.errors import ServiceUnavailable
 from iot_platform.partitions import partition_key
-from iot_platform.resources.spark_master import HttpSparkMasterClient
 from iot_platform.settings import Settings
 from iot_platform_tests.integration.pipeline_support import produce, reading
 

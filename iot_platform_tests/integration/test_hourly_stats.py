@@ -18,8 +18,8 @@ import dagster as dg
 import pytest
 
 from iot_platform import tables
+from iot_platform.clients.iceberg import load_catalog
 from iot_platform.jobs import HOURLY_STATS_JOB
-from iot_platform.resources.iceberg import load_catalog
 from iot_platform.settings import Settings
 from iot_platform.stack.services import settings_environment
 from iot_platform_tests.conftest import REPO_ROOT

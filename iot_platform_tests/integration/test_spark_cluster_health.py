@@ -39,16 +39,16 @@ from iot_platform.assets.spark_cluster import (
     SPARK_CLUSTER,
     cluster_metrics,
 )
-from iot_platform.cluster_definitions import SPARK_MASTER_RESOURCE_KEY, cluster_health_definitions
-from iot_platform.definitions import build_definitions
-from iot_platform.jobs import HOURLY_STATS_JOB
-from iot_platform.resources.spark_master import (
+from iot_platform.clients.spark_master import (
     HttpSparkMasterClient,
     SparkApplication,
-    SparkMasterResource,
     parse_master_state,
     spark_app_name,
 )
+from iot_platform.cluster_definitions import SPARK_MASTER_RESOURCE_KEY, cluster_health_definitions
+from iot_platform.definitions import build_definitions
+from iot_platform.jobs import HOURLY_STATS_JOB
+from iot_platform.resources.spark_master import SparkMasterResource
 from iot_platform.sensors.spark_cluster_health import SENSOR_NAME, build_spark_cluster_health_sensor
 from iot_platform.settings import Settings, load_settings
 from iot_platform.stack.services import settings_environment

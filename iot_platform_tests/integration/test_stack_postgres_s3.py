@@ -7,7 +7,7 @@ import uuid
 import httpx
 import pytest
 
-from iot_platform.resources.iceberg import load_catalog
+from iot_platform.clients.iceberg import load_catalog
 from iot_platform.resources.spark import spark_session
 from iot_platform.settings import Profile
 from iot_platform.stack.stack import Stack

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from iot_platform.clients.spark_master import ClusterState, SparkApplication, parse_master_state
 from iot_platform.errors import ServiceUnavailable
-from iot_platform.resources.spark_master import ClusterState, SparkApplication, parse_master_state
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WEB_URL = "http://master.test:8080"

@@ -12,17 +12,16 @@ import httpx
 import pytest
 from dagster import Failure
 
-from iot_platform.errors import NotFound, PlatformError, ServiceUnavailable
-from iot_platform.resources.spark_master import (
+from iot_platform.clients.spark_master import (
     ClusterState,
     HttpSparkMasterClient,
     MasterStateError,
-    SparkMasterResource,
-    ensure_master_alive,
     parse_master_state,
     parse_spark_app_name,
     spark_app_name,
 )
+from iot_platform.errors import NotFound, PlatformError, ServiceUnavailable
+from iot_platform.resources.spark_master import SparkMasterResource, ensure_master_alive
 from iot_platform_tests.resources.spark_master_fakes import FIXTURES, WEB_URL, FakeMaster, load_fixture, master_down
 
 load = load_fixture

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from iot_platform.api.deps import ClusterDep
 from iot_platform.api.schemas import ClusterStatus, ErrorBody, Worker
-from iot_platform.resources.spark_master import ClusterState
+from iot_platform.clients.spark_master import ClusterState
 
 router = APIRouter(
     prefix="/cluster",

@@ -6,9 +6,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from iot_platform.api.deps import ClusterDep, DagsterDep
-from iot_platform.api.errors import UpstreamError
 from iot_platform.api.schemas import DependencyCheck, Health, Readiness
-from iot_platform.errors import ServiceUnavailable
+from iot_platform.errors import ServiceUnavailable, UpstreamError
 from iot_platform.jobs import HOURLY_STATS_JOB
 
 router = APIRouter(tags=["health"])

@@ -10,9 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from iot_platform.api.dagster_client import BackfillInfo, RunInfo
 from iot_platform.api.deps import Authorized, ClusterDep, DagsterDep, NowDep, SettingsDep
-from iot_platform.api.errors import Conflict
 from iot_platform.api.schemas import (
     Backfill,
     ErrorBody,
@@ -26,9 +24,10 @@ from iot_platform.api.schemas import (
     ValidationErrorBody,
 )
 from iot_platform.api.validation import validate_partition, validate_range
-from iot_platform.errors import NotFound
+from iot_platform.clients.dagster import BackfillInfo, RunInfo
+from iot_platform.clients.spark_master import ClusterState, SparkApplication
+from iot_platform.errors import Conflict, NotFound
 from iot_platform.jobs import HOURLY_STATS_JOB
-from iot_platform.resources.spark_master import ClusterState, SparkApplication
 
 JOBS: dict[JobName, str] = {JobName.HOURLY_STATS: HOURLY_STATS_JOB}
 """The Dagster job behind each job name the API accepts."""

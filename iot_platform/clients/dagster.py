@@ -17,8 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from iot_platform.api.errors import Conflict, UpstreamError
-from iot_platform.errors import InvalidPartition, NotFound, ServiceUnavailable
+from iot_platform.errors import Conflict, InvalidPartition, NotFound, ServiceUnavailable, UpstreamError
 
 SERVICE_NAME = "Dagster"
 """How errors name Dagster (``ServiceUnavailable.service``)."""

@@ -10,10 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from iot_platform.api import dagster_client
-from iot_platform.api.dagster_client import GraphQLDagsterClient, parse_backfill, parse_run
-from iot_platform.api.errors import UpstreamError
-from iot_platform.errors import InvalidPartition, NotFound, ServiceUnavailable
+from iot_platform.clients import dagster as dagster_client
+from iot_platform.clients.dagster import GraphQLDagsterClient, parse_backfill, parse_run
+from iot_platform.errors import InvalidPartition, NotFound, ServiceUnavailable, UpstreamError
 
 RUN_ID = "0b8f9a52-8d51-4f7a-9d0e-1c2b3a4d5e6f"
 DOCUMENTS = [
