@@ -1,149 +1,328 @@
-"""The platform's Iceberg tables (namespace ``iot``): names and definitions, created on first use."""
+"""The platform's Iceberg tables (namespace ``iot``), declared once and created on first use.
+
+Each table's contract (columns with type, nullability and comment, partitioning, properties, columns added by later
+releases) is a :class:`Table`; the Spark DDL, the Spark schema and the pyiceberg schema are derived from it.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from pyiceberg.partitioning import PartitionSpec
     from pyiceberg.schema import Schema
+    from pyiceberg.types import IcebergType
     from pyspark.sql import SparkSession
+    from pyspark.sql.types import DataType, StructType
 
 SENSOR_READINGS = "iot.sensor_readings"
 REJECTED_READINGS = "iot.rejected_readings"
 HOURLY_STATS = "iot.hourly_stats"
 
-HOURLY_STATS_COLUMNS: tuple[str, ...] = (
-    "window_start",
-    "window_end",
-    "sensor_id",
-    "sensor_type",
-    "location",
-    "avg_value",
-    "min_value",
-    "max_value",
-    "stddev_value",
-    "reading_count",
-    "processed_at",
+PROPERTIES: tuple[tuple[str, str], ...] = (
+    ("format-version", "2"),
+    ("write.parquet.compression-codec", "zstd"),
+    ("write.metadata.delete-after-commit.enabled", "true"),
+    ("write.metadata.previous-versions-max", "50"),
 )
-"""The contract's columns of ``iot.hourly_stats``, in order (what the aggregation writes and the API serves)."""
+"""Table properties every platform table is created with, in DDL order."""
 
-_PROPERTIES = (
-    "'format-version'='2', 'write.parquet.compression-codec'='zstd', "
-    "'write.metadata.delete-after-commit.enabled'='true', 'write.metadata.previous-versions-max'='50'"
+
+class ColumnType(StrEnum):
+    """A column's type, spelled as in the Spark DDL. ``timestamp`` is an instant (Iceberg ``timestamptz``)."""
+
+    STRING = "string"
+    DOUBLE = "double"
+    INT = "int"
+    BIGINT = "bigint"
+    TIMESTAMP = "timestamp"
+
+    @property
+    def python_type(self) -> type:
+        """The Python type of a value read from the column (and of the API field serving it)."""
+        import datetime as dt
+
+        return {"string": str, "double": float, "int": int, "bigint": int, "timestamp": dt.datetime}[self.value]
+
+    @property
+    def display_name(self) -> str:
+        """The name shown to users in previews: Spark SQL's, except ``timestamptz`` for an instant."""
+        return "timestamptz" if self is ColumnType.TIMESTAMP else self.value
+
+    def spark_type(self) -> DataType:
+        """The Spark ``DataType`` (``TimestampType`` is an instant in a UTC session)."""
+        from pyspark.sql import types as T
+
+        spark_types: dict[str, DataType] = {
+            "string": T.StringType(),
+            "double": T.DoubleType(),
+            "int": T.IntegerType(),
+            "bigint": T.LongType(),
+            "timestamp": T.TimestampType(),
+        }
+        return spark_types[self.value]
+
+    def iceberg_type(self) -> IcebergType:
+        """The pyiceberg type the Spark DDL creates for this type."""
+        from pyiceberg import types as I
+
+        iceberg_types: dict[str, IcebergType] = {
+            "string": I.StringType(),
+            "double": I.DoubleType(),
+            "int": I.IntegerType(),
+            "bigint": I.LongType(),
+            "timestamp": I.TimestamptzType(),
+        }
+        return iceberg_types[self.value]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a table's contract."""
+
+    name: str
+    type: ColumnType
+    nullable: bool = False
+    comment: str | None = None
+    added_later: bool = False
+    """Added by a release after the table's first: added to older tables on first use, after the column before it."""
+
+    def sql(self) -> str:
+        """The column's definition in a Spark ``CREATE TABLE`` (name, type, ``NOT NULL``, comment)."""
+        parts = [self.name, self.type.value]
+        if not self.nullable:
+            parts.append("NOT NULL")
+        if self.comment is not None:
+            parts.append(f"COMMENT {_quoted(self.comment)}")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One partition field: a column and Iceberg's transform of it."""
+
+    column: str
+    transform: Literal["identity", "hours", "days"] = "identity"
+
+    def sql(self) -> str:
+        """The field in a Spark ``PARTITIONED BY`` clause."""
+        return self.column if self.transform == "identity" else f"{self.transform}({self.column})"
+
+    @property
+    def field_name(self) -> str:
+        """The name Iceberg gives the partition field (``event_time_hour``, ``window_start_day``, ``sensor_type``)."""
+        suffix = {"identity": "", "hours": "_hour", "days": "_day"}[self.transform]
+        return f"{self.column}{suffix}"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table's contract: everything its Spark DDL, Spark schema and pyiceberg schema are made from."""
+
+    name: str
+    comment: str
+    columns: tuple[Column, ...]
+    partitioning: tuple[Partition, ...]
+    properties: tuple[tuple[str, str], ...] = PROPERTIES
+
+    def __post_init__(self) -> None:
+        names = self.column_names
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.name}: a column is declared twice")
+        for column in self.columns:
+            if column.added_later and (not column.nullable or column is self.columns[0]):
+                raise ValueError(f"{self.name}.{column.name}: a later column must be nullable and not the first")
+        for partition in self.partitioning:
+            if partition.column not in names:
+                raise ValueError(f"{self.name}: partition column {partition.column} is not a column")
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        """The columns, in table order."""
+        return tuple(column.name for column in self.columns)
+
+    def column(self, name: str) -> Column:
+        """The column called ``name``.
+
+        Raises:
+            KeyError: The table has no such column.
+        """
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(f"{self.name} has no column {name}")
+
+    def create_sql(self) -> str:
+        """The Spark ``CREATE TABLE IF NOT EXISTS`` statement of the table as the current release defines it."""
+        columns = ",\n    ".join(column.sql() for column in self.columns)
+        partitions = ", ".join(partition.sql() for partition in self.partitioning)
+        properties = ", ".join(f"{_quoted(key)}={_quoted(value)}" for key, value in self.properties)
+        return (
+            f"CREATE TABLE IF NOT EXISTS {self.name} (\n    {columns}\n) USING iceberg\n"
+            f"PARTITIONED BY ({partitions})\nCOMMENT {_quoted(self.comment)}\nTBLPROPERTIES ({properties})"
+        )
+
+    def added_columns(self) -> tuple[Column, ...]:
+        """Columns a later release added, in table order."""
+        return tuple(column for column in self.columns if column.added_later)
+
+    def add_column_sql(self, name: str) -> str:
+        """The Spark ``ALTER TABLE ... ADD COLUMN`` that gives an older table the later column ``name``."""
+        column = self.column(name)
+        before = self.columns[self.column_names.index(name) - 1].name
+        return f"ALTER TABLE {self.name} ADD COLUMN {column.sql()} AFTER {before}"
+
+    def spark_schema(self) -> StructType:
+        """The table's columns as a Spark ``StructType``, in order."""
+        from pyspark.sql import types as T
+
+        return T.StructType([T.StructField(c.name, c.type.spark_type(), c.nullable) for c in self.columns])
+
+    def iceberg_schema(self) -> Schema:
+        """The pyiceberg schema the Spark DDL creates (field ids 1.. in column order, as in a new table)."""
+        from pyiceberg.schema import Schema
+        from pyiceberg.types import NestedField
+
+        return Schema(
+            *(
+                NestedField(field_id, c.name, c.type.iceberg_type(), required=not c.nullable)
+                for field_id, c in enumerate(self.columns, start=1)
+            )
+        )
+
+    def iceberg_partition_spec(self) -> PartitionSpec:
+        """The pyiceberg partition spec the Spark DDL creates, over :meth:`iceberg_schema`'s field ids."""
+        from pyiceberg.partitioning import PartitionField, PartitionSpec
+        from pyiceberg.transforms import DayTransform, HourTransform, IdentityTransform, Transform
+
+        transforms: Mapping[str, Transform] = {  # type: ignore[type-arg]
+            "identity": IdentityTransform(),
+            "hours": HourTransform(),
+            "days": DayTransform(),
+        }
+        return PartitionSpec(
+            *(
+                PartitionField(
+                    source_id=self.column_names.index(p.column) + 1,
+                    field_id=1000 + position,
+                    transform=transforms[p.transform],
+                    name=p.field_name,
+                )
+                for position, p in enumerate(self.partitioning)
+            )
+        )
+
+
+def _quoted(text: str) -> str:
+    """``text`` as a Spark SQL string literal."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+SENSOR_READINGS_TABLE = Table(
+    name=SENSOR_READINGS,
+    comment="Every valid, de-duplicated sensor reading; snapshot summaries hold the Kafka offsets consumed",
+    columns=(
+        Column("sensor_id", ColumnType.STRING, comment="sensor, e.g. TEMP-001"),
+        Column("sensor_type", ColumnType.STRING),
+        Column("location", ColumnType.STRING),
+        Column("value", ColumnType.DOUBLE),
+        Column("unit", ColumnType.STRING),
+        Column("event_time", ColumnType.TIMESTAMP, comment="event time of the reading (UTC)"),
+        Column("kafka_topic", ColumnType.STRING),
+        Column("kafka_partition", ColumnType.INT),
+        Column("kafka_offset", ColumnType.BIGINT),
+        Column("ingested_at", ColumnType.TIMESTAMP),
+    ),
+    partitioning=(Partition("event_time", "hours"),),
 )
 
-DDL = {
-    SENSOR_READINGS: f"""
-        CREATE TABLE IF NOT EXISTS {SENSOR_READINGS} (
-            sensor_id string NOT NULL COMMENT 'sensor, e.g. TEMP-001',
-            sensor_type string NOT NULL,
-            location string NOT NULL,
-            value double NOT NULL,
-            unit string NOT NULL,
-            event_time timestamp NOT NULL COMMENT 'event time of the reading (UTC)',
-            kafka_topic string NOT NULL,
-            kafka_partition int NOT NULL,
-            kafka_offset bigint NOT NULL,
-            ingested_at timestamp NOT NULL
-        ) USING iceberg
-        PARTITIONED BY (hours(event_time))
-        COMMENT 'Every valid, de-duplicated sensor reading; snapshot summaries hold the Kafka offsets consumed'
-        TBLPROPERTIES ({_PROPERTIES})
-    """,
-    REJECTED_READINGS: f"""
-        CREATE TABLE IF NOT EXISTS {REJECTED_READINGS} (
-            raw_payload string COMMENT 'the record value as received (UTF-8, invalid bytes replaced)',
-            kafka_topic string NOT NULL,
-            kafka_partition int NOT NULL,
-            kafka_offset bigint NOT NULL,
-            kafka_timestamp timestamp COMMENT 'time of the Kafka record (places the record in an hour)',
-            reason string NOT NULL COMMENT 'reason code, see the README',
-            detail string,
-            rejected_at timestamp NOT NULL
-        ) USING iceberg
-        PARTITIONED BY (days(rejected_at))
-        COMMENT 'Every malformed Kafka record with the reason it was rejected'
-        TBLPROPERTIES ({_PROPERTIES})
-    """,
-    HOURLY_STATS: f"""
-        CREATE TABLE IF NOT EXISTS {HOURLY_STATS} (
-            window_start timestamp NOT NULL COMMENT 'start of the UTC hour',
-            window_end timestamp NOT NULL,
-            sensor_id string NOT NULL,
-            sensor_type string NOT NULL,
-            location string NOT NULL,
-            avg_value double,
-            min_value double,
-            max_value double,
-            stddev_value double COMMENT 'sample standard deviation; null for a single reading',
-            reading_count bigint NOT NULL,
-            processed_at timestamp NOT NULL
-        ) USING iceberg
-        PARTITIONED BY (days(window_start), sensor_type)
-        COMMENT 'Hourly statistics per sensor over valid, de-duplicated readings'
-        TBLPROPERTIES ({_PROPERTIES})
-    """,
+REJECTED_READINGS_TABLE = Table(
+    name=REJECTED_READINGS,
+    comment="Every malformed Kafka record with the reason it was rejected",
+    columns=(
+        Column(
+            "raw_payload",
+            ColumnType.STRING,
+            nullable=True,
+            comment="the record value as received (UTF-8, invalid bytes replaced)",
+        ),
+        Column("kafka_topic", ColumnType.STRING),
+        Column("kafka_partition", ColumnType.INT),
+        Column("kafka_offset", ColumnType.BIGINT),
+        Column(
+            "kafka_timestamp",
+            ColumnType.TIMESTAMP,
+            nullable=True,
+            comment="time of the Kafka record (places the record in an hour)",
+            added_later=True,
+        ),
+        Column("reason", ColumnType.STRING, comment="reason code, see the README"),
+        Column("detail", ColumnType.STRING, nullable=True),
+        Column("rejected_at", ColumnType.TIMESTAMP),
+    ),
+    partitioning=(Partition("rejected_at", "days"),),
+)
+
+HOURLY_STATS_TABLE = Table(
+    name=HOURLY_STATS,
+    comment="Hourly statistics per sensor over valid, de-duplicated readings",
+    columns=(
+        Column("window_start", ColumnType.TIMESTAMP, comment="start of the UTC hour"),
+        Column("window_end", ColumnType.TIMESTAMP),
+        Column("sensor_id", ColumnType.STRING),
+        Column("sensor_type", ColumnType.STRING),
+        Column("location", ColumnType.STRING),
+        Column("avg_value", ColumnType.DOUBLE, nullable=True),
+        Column("min_value", ColumnType.DOUBLE, nullable=True),
+        Column("max_value", ColumnType.DOUBLE, nullable=True),
+        Column(
+            "stddev_value",
+            ColumnType.DOUBLE,
+            nullable=True,
+            comment="sample standard deviation; null for a single reading",
+        ),
+        Column("reading_count", ColumnType.BIGINT),
+        Column("processed_at", ColumnType.TIMESTAMP),
+    ),
+    partitioning=(Partition("window_start", "days"), Partition("sensor_type")),
+)
+
+TABLES: dict[str, Table] = {
+    table.name: table for table in (SENSOR_READINGS_TABLE, REJECTED_READINGS_TABLE, HOURLY_STATS_TABLE)
 }
+"""Every platform table by name, in creation order."""
+
+HOURLY_STATS_COLUMNS: tuple[str, ...] = HOURLY_STATS_TABLE.column_names
+"""The contract's columns of ``iot.hourly_stats``, in order (what the aggregation writes and the API serves)."""
 
 
 def hourly_stats_iceberg_schema() -> tuple[Schema, PartitionSpec]:
-    """``iot.hourly_stats`` as pyiceberg objects: the columns and partitioning its Spark DDL creates, for tools that
-    create the table without Spark (the API benchmark, the stats reader's tests).
+    """``iot.hourly_stats`` as pyiceberg objects, for tools that create the table without Spark (the API benchmark,
+    the stats reader's tests).
 
     Returns:
-        ``(schema, partition_spec)``; the field ids are pyiceberg's own.
+        ``(schema, partition_spec)``, as the Spark DDL creates them.
     """
-    from pyiceberg.partitioning import PartitionField, PartitionSpec
-    from pyiceberg.schema import Schema
-    from pyiceberg.transforms import DayTransform, IdentityTransform
-    from pyiceberg.types import DoubleType, LongType, NestedField, StringType, TimestamptzType
-
-    types = {
-        "window_start": (TimestamptzType(), True),
-        "window_end": (TimestamptzType(), True),
-        "sensor_id": (StringType(), True),
-        "sensor_type": (StringType(), True),
-        "location": (StringType(), True),
-        "avg_value": (DoubleType(), False),
-        "min_value": (DoubleType(), False),
-        "max_value": (DoubleType(), False),
-        "stddev_value": (DoubleType(), False),
-        "reading_count": (LongType(), True),
-        "processed_at": (TimestamptzType(), True),
-    }
-    schema = Schema(
-        *(
-            NestedField(field_id, name, types[name][0], required=types[name][1])
-            for field_id, name in enumerate(HOURLY_STATS_COLUMNS, start=1)
-        )
-    )
-    spec = PartitionSpec(
-        PartitionField(source_id=1, field_id=1000, transform=DayTransform(), name="window_start_day"),
-        PartitionField(source_id=4, field_id=1001, transform=IdentityTransform(), name="sensor_type"),
-    )
-    return schema, spec
-
-
-ADDED_COLUMNS: dict[str, list[tuple[str, str]]] = {
-    REJECTED_READINGS: [
-        (
-            "kafka_timestamp",
-            "timestamp COMMENT 'time of the Kafka record (places the record in an hour)' AFTER kafka_offset",
-        ),
-    ],
-}
-"""Columns added after a table's first release: (name, definition), added to older tables on first use."""
+    return HOURLY_STATS_TABLE.iceberg_schema(), HOURLY_STATS_TABLE.iceberg_partition_spec()
 
 
 def ensure_tables(spark: SparkSession, *names: str) -> None:
-    """Create the named tables (default: all) if they do not exist yet, and add columns newer releases have."""
+    """Create the named tables (default: all) if they do not exist yet, and add columns newer releases have.
+
+    Args:
+        spark: A session with the platform's catalog as its default catalog.
+        names: Table names such as :data:`SENSOR_READINGS`; none means every table.
+    """
     spark.sql("CREATE NAMESPACE IF NOT EXISTS iot")
-    for name in names or tuple(DDL):
-        spark.sql(DDL[name])
-        added = ADDED_COLUMNS.get(name, [])
+    for name in names or tuple(TABLES):
+        table = TABLES[name]
+        spark.sql(table.create_sql())
+        added = table.added_columns()
         if added:
             present = set(spark.table(name).columns)
-            for column, definition in added:
-                if column not in present:
-                    spark.sql(f"ALTER TABLE {name} ADD COLUMN {column} {definition}")
+            for column in added:
+                if column.name not in present:
+                    spark.sql(table.add_column_sql(column.name))

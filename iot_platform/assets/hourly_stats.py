@@ -24,13 +24,15 @@ from dagster import (
 )
 from pydantic import Field
 
-from iot_platform.aggregation import HourlyResult, build_hourly_stats
 from iot_platform.assets.sensor_readings import SENSOR_READINGS, SPARK_POOL, ingestion_metadata
 from iot_platform.clients.spark_master import spark_app_name
 from iot_platform.ingestion import run_ingestion
+from iot_platform.pipelines.hourly_stats import HourlyResult, build_hourly_stats
+from iot_platform.resources.iceberg import IcebergResource
 from iot_platform.resources.spark import SparkResource
 from iot_platform.resources.spark_master import SparkMasterResource
 from iot_platform.settings import Settings
+from iot_platform.tables import HOURLY_STATS_TABLE, Table
 
 HOURLY_STATS = AssetKey("hourly_stats")
 LATE_DATA_TAG = "iot/late_data"
@@ -43,19 +45,17 @@ CHECK_RANGE = "values_in_physical_range"
 CHECK_RECONCILED = "counts_match_stored_readings"
 CHECK_REJECTED = "rejected_ratio_below_threshold"
 
-PREVIEW_SCHEMA = TableSchema(
-    columns=[
-        TableColumn("window_start", "timestamptz"),
-        TableColumn("sensor_id", "string"),
-        TableColumn("sensor_type", "string"),
-        TableColumn("location", "string"),
-        TableColumn("avg_value", "double"),
-        TableColumn("min_value", "double"),
-        TableColumn("max_value", "double"),
-        TableColumn("stddev_value", "double"),
-        TableColumn("reading_count", "bigint"),
-    ]
+
+def preview_schema(table: Table, columns: tuple[str, ...]) -> TableSchema:
+    """The Dagster preview schema of some of ``table``'s columns, with the contract's types."""
+    return TableSchema(columns=[TableColumn(name, table.column(name).type.display_name) for name in columns])
+
+
+PREVIEW_COLUMNS: tuple[str, ...] = tuple(
+    name for name in HOURLY_STATS_TABLE.column_names if name not in ("window_end", "processed_at")
 )
+"""Columns of the run's preview: the hour, the sensor and its statistics."""
+PREVIEW_SCHEMA = preview_schema(HOURLY_STATS_TABLE, PREVIEW_COLUMNS)
 
 
 class HourlyStatsConfig(Config):
@@ -91,12 +91,11 @@ def check_specs() -> list[AssetCheckSpec]:
     ]
 
 
-def physical_ranges() -> dict[str, tuple[float, float]]:
+def physical_ranges(settings: Settings) -> dict[str, tuple[float, float]]:
     """Plausible value range per sensor type, from the configured sensor set."""
     from iot_platform.generator.sensors_config import load_sensor_set
-    from iot_platform.settings import load_settings
 
-    sensor_set = load_sensor_set(load_settings().generator_sensors_file)
+    sensor_set = load_sensor_set(settings.generator_sensors_file)
     return {
         name: (spec.threshold_min - spec.span, spec.threshold_max + spec.span)
         for name, spec in sensor_set.types.items()
@@ -156,10 +155,8 @@ def check_results(result: HourlyResult, rejected_ratio_warn: float) -> list[Asse
 
 
 def result_metadata(result: HourlyResult, app_id: str) -> dict[str, Any]:
-    records = [
-        TableRecord({k: v for k, v in row.items() if k in {c.name for c in PREVIEW_SCHEMA.columns}})
-        for row in result.preview
-    ]
+    """The materialization's metadata: counts, window, snapshot ids, the Spark application and a preview."""
+    records = [TableRecord({k: v for k, v in row.items() if k in PREVIEW_COLUMNS}) for row in result.preview]
     return {
         "rows": result.rows,
         "readings": result.readings,
@@ -197,6 +194,7 @@ def build_hourly_stats_asset(settings: Settings, partitions_def: PartitionsDefin
         config: HourlyStatsConfig,
         spark: SparkResource,
         spark_master: SparkMasterResource,
+        iceberg: IcebergResource,
     ) -> Iterator[MaterializeResult | AssetMaterialization]:
         """Hourly statistics per sensor (Iceberg `iot.hourly_stats`): average, minimum, maximum, sample standard
         deviation and count of the valid, de-duplicated readings of each UTC hour. Each run replaces exactly the
@@ -215,7 +213,7 @@ def build_hourly_stats_asset(settings: Settings, partitions_def: PartitionsDefin
                     readings_meta, _ = ingestion_metadata(ingested, app_id)
                     yield AssetMaterialization(asset_key=SENSOR_READINGS, metadata=readings_meta)
             context.log.info(f"aggregating {start:%Y-%m-%d %H:%M}..{end:%Y-%m-%d %H:%M} UTC")
-            result = build_hourly_stats(session, current, start, end, physical_ranges())
+            result = build_hourly_stats(session, iceberg.catalog(), start, end, physical_ranges(settings))
         metadata = result_metadata(result, app_id)
         metadata["late_data_update"] = late
         if late:
@@ -227,7 +225,7 @@ def build_hourly_stats_asset(settings: Settings, partitions_def: PartitionsDefin
         yield MaterializeResult(
             asset_key=HOURLY_STATS,
             metadata=metadata,
-            check_results=check_results(result, current.rejected_ratio_warn),
+            check_results=check_results(result, settings.rejected_ratio_warn),
         )
 
     return hourly_stats

@@ -12,25 +12,20 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from iot_platform.tables import HOURLY_STATS_COLUMNS, HOURLY_STATS_TABLE
 from iot_platform.transforms.readings import MICROS_PER_HOUR, utc_hour_start
 
-HOURLY_STATS_SCHEMA = T.StructType(
-    [
-        T.StructField("window_start", T.TimestampType(), False),
-        T.StructField("window_end", T.TimestampType(), False),
-        T.StructField("sensor_id", T.StringType(), False),
-        T.StructField("sensor_type", T.StringType(), False),
-        T.StructField("location", T.StringType(), False),
-        T.StructField("avg_value", T.DoubleType(), False),
-        T.StructField("min_value", T.DoubleType(), False),
-        T.StructField("max_value", T.DoubleType(), False),
-        T.StructField("stddev_value", T.DoubleType(), True),
-        T.StructField("reading_count", T.LongType(), False),
-        T.StructField("processed_at", T.TimestampType(), False),
-    ]
-)
+__all__ = [
+    "HOURLY_STATS_COLUMNS",
+    "HOURLY_STATS_SCHEMA",
+    "aggregate_hourly",
+    "disordered_rows",
+    "duplicate_keys",
+    "rows_out_of_range",
+]
+
+HOURLY_STATS_SCHEMA = HOURLY_STATS_TABLE.spark_schema()
 """The contract's ``iot.hourly_stats`` columns, in order (Spark ``TimestampType`` is Iceberg ``timestamptz``)."""
-HOURLY_STATS_COLUMNS: tuple[str, ...] = tuple(HOURLY_STATS_SCHEMA.fieldNames())
 
 
 def aggregate_hourly(readings: DataFrame, processed_at: dt.datetime | Column) -> DataFrame:
@@ -87,3 +82,29 @@ def _processed_at_column(processed_at: dt.datetime | Column) -> Column:
         raise ValueError(f"processed_at must be timezone-aware (got {processed_at.isoformat()})")
     micros = (processed_at - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
     return F.timestamp_micros(F.lit(micros))
+
+
+def duplicate_keys(stats: DataFrame) -> DataFrame:
+    """The ``(window_start, sensor_id)`` keys that have more than one row, with their ``count``."""
+    return stats.groupBy("window_start", "sensor_id").count().where(F.col("count") > 1)
+
+
+def disordered_rows(stats: DataFrame) -> DataFrame:
+    """Rows where ``min_value <= avg_value <= max_value`` fails by more than rounding (1e-12 of the magnitude)."""
+    tolerance = F.greatest(F.abs(F.col("max_value")), F.abs(F.col("min_value")), F.lit(1.0)) * F.lit(1e-12)
+    return stats.where(
+        (F.col("min_value") > F.col("avg_value") + tolerance) | (F.col("avg_value") > F.col("max_value") + tolerance)
+    )
+
+
+def rows_out_of_range(stats: DataFrame, physical_ranges: dict[str, tuple[float, float]]) -> DataFrame:
+    """Rows whose minimum or maximum lies outside the plausible ``(low, high)`` range of their sensor type.
+
+    Sensor types without a range are never out of range.
+    """
+    outside = F.lit(False)
+    for sensor_type, (low, high) in physical_ranges.items():
+        outside = outside | (
+            (F.col("sensor_type") == sensor_type) & ((F.col("min_value") < low) | (F.col("max_value") > high))
+        )
+    return stats.where(outside)

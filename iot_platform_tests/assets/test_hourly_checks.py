@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from iot_platform.aggregation import HourlyResult
 from iot_platform.assets.hourly_stats import CHECK_RECONCILED, CHECK_REJECTED, check_results
+from iot_platform.pipelines.hourly_stats import HourlyResult
 
 HOUR = dt.datetime(2026, 11, 24, 10, tzinfo=dt.UTC)
 

@@ -168,11 +168,12 @@ CRASH_DURING_MERGE = textwrap.dedent(
     import datetime as dt
     from iot_platform.settings import load_settings
     from iot_platform.resources.spark import spark_session
-    from iot_platform.aggregation import build_hourly_stats
+    from iot_platform.clients.iceberg import load_catalog
+    from iot_platform.pipelines.hourly_stats import build_hourly_stats
     settings = load_settings()
     start = dt.datetime.fromisoformat(sys.argv[1])
     with spark_session(settings, "iot-platform:hourly_stats:crash-test") as spark:
-        build_hourly_stats(spark, settings, start, start + dt.timedelta(hours=1))
+        build_hourly_stats(spark, load_catalog(settings), start, start + dt.timedelta(hours=1))
     sys.exit(0)
     """
 )

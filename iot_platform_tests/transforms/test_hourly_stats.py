@@ -14,7 +14,14 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from iot_platform import tables
-from iot_platform.transforms.hourly_stats import HOURLY_STATS_COLUMNS, HOURLY_STATS_SCHEMA, aggregate_hourly
+from iot_platform.transforms.hourly_stats import (
+    HOURLY_STATS_COLUMNS,
+    HOURLY_STATS_SCHEMA,
+    aggregate_hourly,
+    disordered_rows,
+    duplicate_keys,
+    rows_out_of_range,
+)
 from iot_platform_tests.transforms.conftest import readings_frame_from, session_time_zone
 from iot_platform_tests.transforms.reference import from_micros, reference_hourly_stats
 
@@ -220,3 +227,52 @@ def test_property_matches_reference(spark: SparkSession, generated: list[Any]) -
     actual = collect_stats(aggregate_hourly(readings_frame_from(spark, readings), PROCESSED_AT))
 
     assert_matches_reference(actual, readings, abs_scale=True)
+
+
+# --- the checks' row selections ----------------------------------------------------------------------------------
+def stats_frame(spark: SparkSession, *rows: tuple[str, str, float, float, float]) -> DataFrame:
+    """``iot.hourly_stats`` rows of hour T0 from (sensor_id, sensor_type, min, avg, max)."""
+    return spark.createDataFrame(
+        [
+            (T0, T0 + dt.timedelta(hours=1), sensor_id, kind, "factory-A", avg, low, high, None, 2, PROCESSED_AT)
+            for sensor_id, kind, low, avg, high in rows
+        ],
+        HOURLY_STATS_SCHEMA,
+    )
+
+
+def test_duplicate_keys_are_the_keys_with_two_rows(spark: SparkSession) -> None:
+    stats = stats_frame(
+        spark,
+        ("A", "temperature", 1.0, 2.0, 3.0),
+        ("A", "temperature", 1.0, 2.0, 3.0),
+        ("B", "humidity", 1.0, 2.0, 3.0),
+    )
+
+    assert [(r["sensor_id"], r["count"]) for r in duplicate_keys(stats).collect()] == [("A", 2)]
+
+
+def test_disordered_rows_allow_rounding_only(spark: SparkSession) -> None:
+    stats = stats_frame(
+        spark,
+        ("ok", "temperature", 1.0, 1.0, 1.0),
+        ("rounded", "temperature", 1e6, 1e6 * (1 - 1e-13), 1e6),
+        ("low", "temperature", 2.0, 1.0, 3.0),
+        ("high", "temperature", 1.0, 3.5, 3.0),
+    )
+
+    assert sorted(r["sensor_id"] for r in disordered_rows(stats).collect()) == ["high", "low"]
+
+
+def test_rows_out_of_range_per_sensor_type(spark: SparkSession) -> None:
+    stats = stats_frame(
+        spark,
+        ("inside", "temperature", -10.0, 20.0, 60.0),
+        ("too-hot", "temperature", 20.0, 30.0, 500.0),
+        ("too-dry", "humidity", -1.0, 50.0, 60.0),
+        ("unknown-type", "vibration", -1e9, 0.0, 1e9),
+    )
+    ranges = {"temperature": (-10.0, 60.0), "humidity": (0.0, 100.0)}
+
+    assert sorted(r["sensor_id"] for r in rows_out_of_range(stats, ranges).collect()) == ["too-dry", "too-hot"]
+    assert rows_out_of_range(stats, {}).count() == 0

@@ -1,0 +1,62 @@
+"""Replacing exactly the rows of an hour window of ``iot.hourly_stats`` in one Iceberg commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from iot_platform import tables
+from iot_platform.pipelines.hourly_stats.read import utc_literal
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+NEW_ROWS_VIEW = "iot_new_hourly_stats"
+"""Temporary view the MERGE reads the new aggregate from."""
+
+
+def merge_statement(start: dt.datetime, end: dt.datetime) -> str:
+    """The MERGE of :data:`NEW_ROWS_VIEW` into ``iot.hourly_stats`` for ``[start, end)``.
+
+    Rows the new aggregate has are updated or inserted; rows of the window it no longer has are deleted, so re-runs
+    and backfills never duplicate and nothing outside the window changes.
+    """
+    low, high = utc_literal(start), utc_literal(end)
+    return f"""
+        MERGE INTO {tables.HOURLY_STATS} t
+        USING {NEW_ROWS_VIEW} s
+        ON t.window_start = s.window_start AND t.sensor_id = s.sensor_id
+        WHEN MATCHED THEN UPDATE SET *
+        WHEN NOT MATCHED THEN INSERT *
+        WHEN NOT MATCHED BY SOURCE
+            AND t.window_start >= TIMESTAMP '{low}' AND t.window_start < TIMESTAMP '{high}'
+            THEN DELETE
+        """
+
+
+def merge_window(spark: SparkSession, stats: DataFrame, start: dt.datetime, end: dt.datetime) -> tuple[int, int, int]:
+    """Write ``stats`` (rows of ``[start, end)`` only) over the window's rows, atomically.
+
+    Args:
+        spark: The session ``stats`` belongs to.
+        stats: The new aggregate, in ``HOURLY_STATS_COLUMNS``.
+        start: Window start (UTC hour).
+        end: Window end (exclusive, UTC hour).
+
+    Returns:
+        ``(rows, readings, sensors)`` written: rows, the sum of ``reading_count``, distinct sensors.
+    """
+    from pyspark.sql import functions as F
+
+    stats = stats.persist()
+    try:
+        stats.createOrReplaceTempView(NEW_ROWS_VIEW)
+        spark.sql(merge_statement(start, end))
+        summary = stats.agg(
+            F.count(F.lit(1)).alias("rows"),
+            F.coalesce(F.sum("reading_count"), F.lit(0)).alias("readings"),
+            F.countDistinct("sensor_id").alias("sensors"),
+        ).collect()[0]
+        return int(summary["rows"]), int(summary["readings"]), int(summary["sensors"])
+    finally:
+        stats.unpersist()
