@@ -12,7 +12,6 @@ import binascii
 import datetime as dt
 import json
 import math
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -133,22 +132,6 @@ def utc(value: dt.datetime) -> dt.datetime:
 
 INSTANT_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?$"
 """An ISO-8601 instant as the ``start``/``end`` query parameters take it; without an offset it is UTC."""
-_INSTANT = re.compile(INSTANT_PATTERN, re.ASCII)
-
-
-def parse_instant(value: str, name: str) -> dt.datetime:
-    """Read an ISO-8601 instant (e.g. ``2026-11-24T10:00:00Z``) as an aware UTC datetime; no offset means UTC.
-
-    Raises:
-        InvalidQuery: the value is not such an instant, or not a real date and time.
-    """
-    if _INSTANT.fullmatch(value) is None:
-        raise InvalidQuery(f"{name} {value!r} is not an ISO-8601 instant such as 2026-11-24T10:00:00Z")
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise InvalidQuery(f"{name} {value!r} is not a valid date and time: {exc}") from None
-    return utc(parsed)
 
 
 def _iso(value: dt.datetime) -> str:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
 from pathlib import Path
 
 import click
 
-from iot_platform.errors import PlatformError
-from iot_platform.generator.readings import parse_instant
+from iot_platform.errors import ConfigurationError, PlatformError
+from iot_platform.generator.command import backfill_command
 from iot_platform.generator.sensors_config import load_sensor_set
 from iot_platform.generator.service import GeneratorService, stop_on_signals
+from iot_platform.instants import parse_instant
 from iot_platform.settings import load_settings
+
+__all__ = ["BackfillIncomplete", "backfill", "backfill_command", "generator", "run"]
 
 _sensors_file = click.option(
     "--sensors-file",
@@ -22,27 +26,24 @@ _sensors_file = click.option(
 )
 
 
-def backfill_command(start: str, end: str, seed: int, count: int | None = None) -> list[str]:
-    """The command line of ``iot-platform generator backfill`` run with this interpreter (for a child process).
-
-    Args:
-        start: Window start, ISO-8601 with an offset.
-        end: Window end (exclusive), ISO-8601 with an offset.
-        seed: Seed of the readings.
-        count: Stop after this many readings.
-    """
-    command = [sys.executable, "-m", "iot_platform", "generator", "backfill", "--start", start, "--end", end]
-    if count is not None:
-        command += ["--count", str(count)]
-    return [*command, "--seed", str(seed)]
-
-
 _seed = click.option("--seed", type=int, default=None, help="Seed of the readings (default: random, logged).")
 _count = click.option("--count", type=int, default=None, help="Stop after this many readings.")
 
 
 class BackfillIncomplete(PlatformError):
     """A backfill stopped before publishing its whole window."""
+
+
+def _instant(text: str, option: str) -> dt.datetime:
+    """An ISO-8601 option as an aware UTC datetime (UTC when it has no offset).
+
+    Raises:
+        ConfigurationError: the text is not an ISO-8601 date or date-time; the message names the option.
+    """
+    try:
+        return parse_instant(text, option)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
 
 
 def _configure_logging() -> None:
@@ -87,8 +88,8 @@ def run(rate: float | None, seed: int | None, sensors_file: Path | None, count: 
 @_count
 def backfill(start_text: str, end_text: str, seed: int | None, sensors_file: Path | None, count: int | None) -> None:
     """Publish the readings of [--start, --end) at the sensor cadence, as fast as Kafka takes them."""
-    start = parse_instant(start_text, "--start")
-    end = parse_instant(end_text, "--end")
+    start = _instant(start_text, "--start")
+    end = _instant(end_text, "--end")
     service = _service(sensors_file, seed)
     with stop_on_signals(service):
         report = service.run_backfill(start, end, count=count)
