@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from iot_platform.api.errors import InvalidQuery
 from iot_platform.errors import ServiceUnavailable
+from iot_platform.instants import as_utc
 from iot_platform.tables import HOURLY_STATS, HOURLY_STATS_COLUMNS
 
 if TYPE_CHECKING:
@@ -122,12 +123,10 @@ def utc(value: dt.datetime) -> dt.datetime:
     Raises:
         InvalidQuery: the instant lies outside what a UTC datetime can hold (years 1..9999).
     """
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
     try:
-        return value.astimezone(dt.UTC)
-    except OverflowError:
-        raise InvalidQuery(f"{value.isoformat()} is outside the years 1..9999 in UTC") from None
+        return as_utc(value)
+    except ValueError as exc:
+        raise InvalidQuery(str(exc)) from None
 
 
 INSTANT_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?$"

@@ -20,7 +20,7 @@ def test_local_catalog_needs_no_secret_and_opens(tmp_path: Path) -> None:
     assert resource.catalog().name == settings.catalog_name
 
 
-def test_postgres_s3_secrets_are_env_vars_not_values(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_postgres_s3_secrets_are_env_vars_not_values() -> None:
     settings = load_settings(
         profile="postgres-s3", postgres_password="pg-secret", s3_access_key="a", s3_secret_key="s3-secret"
     )
@@ -31,13 +31,13 @@ def test_postgres_s3_secrets_are_env_vars_not_values(monkeypatch: pytest.MonkeyP
     assert resource.s3_secret_key == EnvVar("IOT_S3_SECRET_KEY")
 
 
-def test_secrets_are_put_back_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from iot_platform.clients.iceberg import with_secrets
+def test_a_run_gets_the_secrets_from_its_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dagster import build_resources
 
     settings = load_settings(
         profile="postgres-s3", postgres_password="pg-secret", s3_access_key="a", s3_secret_key="s3-secret"
     )
-    properties = with_secrets(
-        settings.catalog_properties(secrets=False), database_password="pg-secret", s3_secret_key="s3-secret"
-    )
-    assert properties == settings.catalog_properties()
+    monkeypatch.setenv("IOT_POSTGRES_PASSWORD", "from-env")
+    monkeypatch.setenv("IOT_S3_SECRET_KEY", "s3-from-env")
+    with build_resources({"iceberg": IcebergResource.from_settings(settings)}) as resources:
+        assert (resources.iceberg.database_password, resources.iceberg.s3_secret_key) == ("from-env", "s3-from-env")
