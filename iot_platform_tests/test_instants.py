@@ -36,3 +36,12 @@ def test_an_instant_beyond_utc_datetimes_is_refused_by_name() -> None:
 def test_as_utc_takes_naive_values_as_utc() -> None:
     assert as_utc(dt.datetime(2026, 11, 24, 10)) == dt.datetime(2026, 11, 24, 10, tzinfo=dt.UTC)
     assert as_utc(dt.datetime(2026, 11, 24, 11, tzinfo=dt.timezone(dt.timedelta(hours=1)))).hour == 10
+
+
+def test_the_caller_chooses_the_error_type() -> None:
+    from iot_platform.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="--start: '2026-13-01' is not an ISO-8601 time"):
+        parse_instant("2026-13-01", "--start", ConfigurationError)
+    with pytest.raises(ConfigurationError, match="outside the years 1..9999"):
+        as_utc(dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=1))), ConfigurationError)

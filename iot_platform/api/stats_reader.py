@@ -123,10 +123,7 @@ def utc(value: dt.datetime) -> dt.datetime:
     Raises:
         InvalidQuery: the instant lies outside what a UTC datetime can hold (years 1..9999).
     """
-    try:
-        return as_utc(value)
-    except ValueError as exc:
-        raise InvalidQuery(str(exc)) from None
+    return as_utc(value, InvalidQuery)
 
 
 INSTANT_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?$"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import sys
 from pathlib import Path
@@ -32,18 +31,6 @@ _count = click.option("--count", type=int, default=None, help="Stop after this m
 
 class BackfillIncomplete(PlatformError):
     """A backfill stopped before publishing its whole window."""
-
-
-def _instant(text: str, option: str) -> dt.datetime:
-    """An ISO-8601 option as an aware UTC datetime (UTC when it has no offset).
-
-    Raises:
-        ConfigurationError: the text is not an ISO-8601 date or date-time; the message names the option.
-    """
-    try:
-        return parse_instant(text, option)
-    except ValueError as exc:
-        raise ConfigurationError(str(exc)) from None
 
 
 def _configure_logging() -> None:
@@ -88,8 +75,8 @@ def run(rate: float | None, seed: int | None, sensors_file: Path | None, count: 
 @_count
 def backfill(start_text: str, end_text: str, seed: int | None, sensors_file: Path | None, count: int | None) -> None:
     """Publish the readings of [--start, --end) at the sensor cadence, as fast as Kafka takes them."""
-    start = _instant(start_text, "--start")
-    end = _instant(end_text, "--end")
+    start = parse_instant(start_text, "--start", ConfigurationError)
+    end = parse_instant(end_text, "--end", ConfigurationError)
     service = _service(sensors_file, seed)
     with stop_on_signals(service):
         report = service.run_backfill(start, end, count=count)

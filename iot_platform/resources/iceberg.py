@@ -41,9 +41,7 @@ class IcebergResource(ConfigurableResource):
                 "database_password": EnvVar("IOT_POSTGRES_PASSWORD"),
                 "s3_secret_key": EnvVar("IOT_S3_SECRET_KEY"),
             }
-        return cls(
-            catalog_name=settings.catalog_name, properties=settings.catalog_properties(secrets=False), **secrets
-        )
+        return cls(catalog_name=settings.catalog_name, properties=settings.catalog_properties(secrets=False), **secrets)
 
     def catalog(self) -> Catalog:
         """Open the catalog (raises ServiceUnavailable when its database cannot be reached)."""

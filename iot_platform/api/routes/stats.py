@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -18,20 +17,6 @@ NEXT_CURSOR_HEADER = "X-Next-Cursor"
 
 router = APIRouter(prefix="/stats", tags=["stats"])
 _ROWS = TypeAdapter(list[HourlyStatsRow])
-
-
-def _instant(value: str | None, name: str) -> dt.datetime | None:
-    """A ``start``/``end`` parameter as an aware UTC datetime (``None`` when not given).
-
-    Raises:
-        InvalidQuery: the value is not a real date and time, or lies outside the years 1..9999 in UTC.
-    """
-    if value is None:
-        return None
-    try:
-        return parse_instant(value, name)
-    except ValueError as exc:
-        raise InvalidQuery(str(exc)) from None
 
 
 @router.get(
@@ -84,8 +69,8 @@ def hourly_stats(
         sensor_id=sensor_id,
         sensor_type=sensor_type,
         location=location,
-        start=_instant(start, "start"),
-        end=_instant(end, "end"),
+        start=parse_instant(start, "start", InvalidQuery) if start is not None else None,
+        end=parse_instant(end, "end", InvalidQuery) if end is not None else None,
         limit=limit,
         after=Cursor.decode(cursor) if cursor is not None else None,
     )
