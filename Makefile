@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 ## The main job: stack up (Kafka, Spark, catalog, Dagster, API, generator), then the latest hours materialized.
 run: setup
 	$(BIN)/iot-platform stack up
-	$(BIN)/python -m iot_platform.main_job
+	$(BIN)/iot-platform demo
 
 ## Every test: lint, types, unit and integration tests against a real stack the tests start themselves.
 test: setup lint

@@ -1,4 +1,4 @@
-"""The ``iot-platform`` command: mounts the stack, generator and api commands."""
+"""The ``iot-platform`` command: mounts the stack, generator, api and demo commands."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from iot_platform.errors import PlatformError
 
 @click.group()
 def cli() -> None:
-    """IoT sensor data platform: run the local stack, the sensor generator and the REST API."""
+    """IoT sensor data platform: run the local stack, the sensor generator, the REST API and the demo."""
 
 
 def _mount() -> None:
@@ -30,6 +30,9 @@ def _mount() -> None:
         pass
     else:
         cli.add_command(api)
+    from iot_platform.demo import demo
+
+    cli.add_command(demo)
 
 
 def main() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import dagster as dg
 
 from iot_platform.assets.hourly_stats import build_hourly_stats_asset
@@ -9,7 +11,7 @@ from iot_platform.assets.sensor_raw import sensor_raw_asset
 from iot_platform.assets.sensor_readings import ingest_readings
 from iot_platform.cluster_definitions import cluster_health_definitions
 from iot_platform.jobs import HOURLY_STATS_JOB, hourly_stats_job, ingest_job
-from iot_platform.partitions import hourly_partitions
+from iot_platform.partitions import PARTITION_KEY_FORMAT, first_partition
 from iot_platform.resources.iceberg import IcebergResource
 from iot_platform.resources.kafka import KafkaResource
 from iot_platform.resources.spark import SparkResource
@@ -17,6 +19,13 @@ from iot_platform.schedules import build_schedules
 from iot_platform.sensors.late_data import build_late_data_sensor
 from iot_platform.sensors.sensor_raw_observer import build_sensor_raw_observer
 from iot_platform.settings import Settings, load_settings
+
+
+def hourly_partitions(start: dt.date) -> dg.HourlyPartitionsDefinition:
+    """Hourly UTC partitions from midnight of ``start``; the last partition is the last completed hour."""
+    return dg.HourlyPartitionsDefinition(
+        start_date=first_partition(start).strftime(PARTITION_KEY_FORMAT), timezone="UTC", fmt=PARTITION_KEY_FORMAT
+    )
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
@@ -33,7 +42,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         resources={
             "spark": SparkResource(),
             "kafka": KafkaResource.from_settings(settings),
-            "iceberg": IcebergResource(),
+            "iceberg": IcebergResource.from_settings(settings),
         },
     )
     return dg.Definitions.merge(pipeline, cluster_health_definitions(settings))
@@ -41,5 +50,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    """Built when Dagster loads the code location, from the ``IOT_*`` settings of that process."""
+    """Built when Dagster loads the code location, from the ``IOT_*`` settings of that process.
+
+    The settings are loaded here once; resources, sensors and schedules get their values from them.
+    """
     return build_definitions(load_settings())

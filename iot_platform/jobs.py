@@ -6,9 +6,9 @@ from dagster import AssetSelection, define_asset_job, in_process_executor
 
 from iot_platform.assets.hourly_stats import HOURLY_STATS
 from iot_platform.assets.sensor_readings import REJECTED_READINGS, SENSOR_READINGS
+from iot_platform.runs import HOURLY_STATS_JOB, INGEST_JOB
 
-INGEST_JOB = "ingest_job"
-HOURLY_STATS_JOB = "hourly_stats_job"
+__all__ = ["HOURLY_STATS_JOB", "INGEST_JOB", "hourly_stats_job", "ingest_job"]
 
 ingest_job = define_asset_job(
     INGEST_JOB,

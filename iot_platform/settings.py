@@ -214,10 +214,12 @@ class Settings(BaseSettings):
     def cors_origins(self) -> list[str]:
         return [origin.strip() for origin in self.api_cors_origins.split(",") if origin.strip()]
 
-    def catalog_properties(self) -> dict[str, str]:
+    def catalog_properties(self, *, secrets: bool = True) -> dict[str, str]:
         """Properties for ``pyiceberg.catalog.load_catalog(catalog_name, **properties)``.
 
         The single place that maps a profile to a catalog: Spark's JDBC catalog is derived from it too.
+        With ``secrets=False`` the database password and the S3 secret key are left out (for configuration
+        that is shown, such as a Dagster resource's, which takes them from the environment instead).
         """
         if self.profile is Profile.LOCAL:
             catalog_db = self.data_dir / "catalog" / "catalog.db"
@@ -227,10 +229,11 @@ class Settings(BaseSettings):
                 "warehouse": (self.data_dir / "warehouse").as_uri(),
             }
         assert self.postgres_password is not None and self.s3_secret_key is not None
-        return {
+        password = f":{self.postgres_password.get_secret_value()}" if secrets else ""
+        properties = {
             "type": "sql",
             "uri": (
-                f"postgresql+psycopg2://{self.postgres_user}:{self.postgres_password.get_secret_value()}"
+                f"postgresql+psycopg2://{self.postgres_user}{password}"
                 f"@{self.postgres_host}:{self.postgres_port}/{self.postgres_db}"
             ),
             "warehouse": f"s3://{self.s3_bucket}/warehouse",
@@ -240,6 +243,9 @@ class Settings(BaseSettings):
             "s3.region": self.s3_region,
             "s3.path-style-access": "true",
         }
+        if not secrets:
+            del properties["s3.secret-access-key"]
+        return properties
 
     def spark_catalog_conf(self) -> dict[str, str]:
         """Spark settings that mount the same Iceberg catalog as :meth:`catalog_properties`."""

@@ -15,7 +15,7 @@ from iot_platform.resources.spark_master import SparkMasterResource
 from iot_platform.sensors.run_failures import SENSOR_NAME as RUN_FAILURE_SENSOR
 from iot_platform.sensors.spark_cluster_health import SENSOR_NAME as HEALTH_SENSOR
 from iot_platform.settings import load_settings
-from iot_platform_tests.resources.spark_master_fakes import FakeMaster, FakeMasterResource, master_down
+from iot_platform_tests.clients.spark_master_fakes import FakeMaster, FakeMasterResource, master_down
 
 SETTINGS = load_settings(spark_web_url="http://master.test:8080", spark_health_interval_s=20, spark_min_workers=2)
 

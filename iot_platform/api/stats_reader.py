@@ -12,7 +12,6 @@ import binascii
 import datetime as dt
 import json
 import math
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from iot_platform.api.errors import InvalidQuery
 from iot_platform.errors import ServiceUnavailable
+from iot_platform.instants import as_utc
 from iot_platform.tables import HOURLY_STATS, HOURLY_STATS_COLUMNS
 
 if TYPE_CHECKING:
@@ -123,32 +123,11 @@ def utc(value: dt.datetime) -> dt.datetime:
     Raises:
         InvalidQuery: the instant lies outside what a UTC datetime can hold (years 1..9999).
     """
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    try:
-        return value.astimezone(dt.UTC)
-    except OverflowError:
-        raise InvalidQuery(f"{value.isoformat()} is outside the years 1..9999 in UTC") from None
+    return as_utc(value, InvalidQuery)
 
 
 INSTANT_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?$"
 """An ISO-8601 instant as the ``start``/``end`` query parameters take it; without an offset it is UTC."""
-_INSTANT = re.compile(INSTANT_PATTERN, re.ASCII)
-
-
-def parse_instant(value: str, name: str) -> dt.datetime:
-    """Read an ISO-8601 instant (e.g. ``2026-11-24T10:00:00Z``) as an aware UTC datetime; no offset means UTC.
-
-    Raises:
-        InvalidQuery: the value is not such an instant, or not a real date and time.
-    """
-    if _INSTANT.fullmatch(value) is None:
-        raise InvalidQuery(f"{name} {value!r} is not an ISO-8601 instant such as 2026-11-24T10:00:00Z")
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise InvalidQuery(f"{name} {value!r} is not a valid date and time: {exc}") from None
-    return utc(parsed)
 
 
 def _iso(value: dt.datetime) -> str:

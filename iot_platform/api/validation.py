@@ -11,25 +11,20 @@ import datetime as dt
 import re
 
 from iot_platform.errors import InvalidPartition
-from iot_platform.partitions import PARTITION_KEY_FORMAT, partition_key
+from iot_platform.partitions import (
+    HOUR,
+    PARTITION_KEY_FORMAT,
+    first_partition,
+    last_complete_partition,
+    partition_key,
+    partition_keys,
+)
 
 KEY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}:[0-9]{2}$"
 """Shape of a partition key (ASCII digits only), also published in the OpenAPI schema."""
 
 KEY_EXAMPLE = "2026-11-24-10:00"
 _KEY = re.compile(KEY_PATTERN, re.ASCII)
-_HOUR = dt.timedelta(hours=1)
-
-
-def first_partition(partitions_start: dt.date) -> dt.datetime:
-    """Start of the first hourly partition: midnight UTC of ``partitions_start``."""
-    return dt.datetime(partitions_start.year, partitions_start.month, partitions_start.day, tzinfo=dt.UTC)
-
-
-def last_complete_partition(now: dt.datetime) -> dt.datetime:
-    """Start of the last completed UTC hour at ``now`` (the hour before the current, incomplete one)."""
-    current = now.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
-    return current - _HOUR
 
 
 def parse_partition(key: str, *, partitions_start: dt.date, now: dt.datetime, what: str = "partition") -> dt.datetime:
@@ -104,10 +99,10 @@ def validate_range(start: str, end: str, *, partitions_start: dt.date, now: dt.d
     last = parse_partition(end, partitions_start=partitions_start, now=now, what="end")
     if first > last:
         raise InvalidPartition(f"start {start} is after end {end}: give the earlier hour as start")
-    hours = int((last - first) / _HOUR) + 1
+    hours = int((last - first) / HOUR) + 1
     if hours > max_hours:
         raise InvalidPartition(
             f"the range {start}..{end} holds {hours} hours, more than the {max_hours} one request may ask for "
             "(IOT_API_MAX_RANGE_HOURS): split it into smaller ranges"
         )
-    return [partition_key(first + i * _HOUR) for i in range(hours)]
+    return partition_keys(first, last)

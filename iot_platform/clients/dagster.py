@@ -84,7 +84,7 @@ class DagsterStatus:
 
 
 class DagsterClient(Protocol):
-    """What the API asks of Dagster. :class:`GraphQLDagsterClient` is the real one."""
+    """What the API and the demo ask of Dagster. :class:`GraphQLDagsterClient` is the real one."""
 
     @property
     def web_url(self) -> str:
@@ -101,6 +101,10 @@ class DagsterClient(Protocol):
 
     def submit_partition(self, job_name: str, partition: str, tags: Mapping[str, str]) -> str:
         """Launch (queue) a run of ``job_name`` for one partition and return its run id."""
+        ...
+
+    def submit_partition_range(self, job_name: str, first: str, last: str, tags: Mapping[str, str]) -> str:
+        """Launch (queue) one run of ``job_name`` over the partitions ``first`` to ``last`` and return its run id."""
         ...
 
     def launch_backfill(self, job_name: str, partitions: Sequence[str], tags: Mapping[str, str]) -> str:
@@ -372,12 +376,27 @@ class GraphQLDagsterClient:
             NotFound: no loaded code location has the job.
             UpstreamError: Dagster refused the run.
         """
+        return self._submit(job_name, {**tags, PARTITION_TAG: partition}, f"launching {job_name} for {partition}")
+
+    def submit_partition_range(self, job_name: str, first: str, last: str, tags: Mapping[str, str]) -> str:
+        """Queue one run of ``job_name`` over the partitions ``first`` to ``last`` (inclusive); return its id.
+
+        Raises:
+            ServiceUnavailable: Dagster cannot be reached.
+            NotFound: no loaded code location has the job.
+            UpstreamError: Dagster refused the run.
+        """
+        range_tags = {**tags, RANGE_START_TAG: first, RANGE_END_TAG: last}
+        return self._submit(job_name, range_tags, f"launching {job_name} for {first} .. {last}")
+
+    def _submit(self, job_name: str, tags: Mapping[str, str], what: str) -> str:
+        """Queue a run through ``DagsterGraphQLClient.submit_job_execution`` and return its id."""
         from dagster_graphql import DagsterGraphQLClientError
 
         try:
-            return str(self._official_client().submit_job_execution(job_name, tags={**tags, PARTITION_TAG: partition}))
+            return str(self._official_client().submit_job_execution(job_name, tags=dict(tags)))
         except DagsterGraphQLClientError as exc:
-            raise self._official_error(exc, f"launching {job_name} for {partition}") from exc
+            raise self._official_error(exc, what) from exc
 
     def _partition_set(self, job_name: str) -> dict[str, Any]:
         """The ``PartitionSetSelector`` of the job's partition set, looked up in the loaded code locations."""

@@ -29,3 +29,27 @@ def catalog_from_properties(name: str, properties: dict[str, str]) -> Catalog:
         return pyiceberg_load_catalog(name, **properties)
     except Exception as exc:  # SQLAlchemy raises driver-specific errors; the user needs one message
         raise ServiceUnavailable("Iceberg catalog", f"{name} at {properties.get('uri', '?')}: {exc}") from exc
+
+
+def with_secrets(
+    properties: dict[str, str], *, database_password: str | None = None, s3_secret_key: str | None = None
+) -> dict[str, str]:
+    """Catalog properties with the secrets that are kept apart from them added back.
+
+    Args:
+        properties: Properties without secrets (``settings.catalog_properties(secrets=False)``).
+        database_password: The catalog database's password, set into the ``uri``.
+        s3_secret_key: The warehouse's S3 secret key.
+
+    Returns:
+        Properties for :func:`catalog_from_properties`.
+    """
+    result = dict(properties)
+    if database_password:
+        from sqlalchemy.engine import make_url
+
+        url = make_url(result["uri"]).set(password=database_password)
+        result["uri"] = url.render_as_string(hide_password=False)
+    if s3_secret_key:
+        result["s3.secret-access-key"] = s3_secret_key
+    return result

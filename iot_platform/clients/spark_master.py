@@ -19,6 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 import httpx
 
 from iot_platform.errors import NotFound, PlatformError, ServiceUnavailable
+from iot_platform.runs import RUN_ID_PATTERN
 
 SERVICE_NAME = "Spark master"
 """How errors name the master (``ServiceUnavailable.service``)."""
@@ -26,8 +27,7 @@ SERVICE_NAME = "Spark master"
 APP_NAME_PREFIX = "iot-platform"
 """First part of the name of every Spark application the platform launches."""
 
-_RUN_ID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-_APP_NAME = re.compile(rf"^{APP_NAME_PREFIX}:(?P<kind>[^:\s]+):(?P<run_id>{_RUN_ID})$")
+_APP_NAME = re.compile(rf"^{APP_NAME_PREFIX}:(?P<kind>[^:\s]+):(?P<run_id>{RUN_ID_PATTERN})$")
 
 WORKER_ALIVE = "ALIVE"
 WORKER_DEAD = "DEAD"

@@ -8,11 +8,14 @@ from pathlib import Path
 
 import click
 
-from iot_platform.errors import PlatformError
-from iot_platform.generator.readings import parse_instant
+from iot_platform.errors import ConfigurationError, PlatformError
+from iot_platform.generator.command import backfill_command
 from iot_platform.generator.sensors_config import load_sensor_set
 from iot_platform.generator.service import GeneratorService, stop_on_signals
+from iot_platform.instants import parse_instant
 from iot_platform.settings import load_settings
+
+__all__ = ["BackfillIncomplete", "backfill", "backfill_command", "generator", "run"]
 
 _sensors_file = click.option(
     "--sensors-file",
@@ -20,21 +23,6 @@ _sensors_file = click.option(
     default=None,
     help="YAML sensor set (default: IOT_GENERATOR_SENSORS_FILE, else the built-in set).",
 )
-
-
-def backfill_command(start: str, end: str, seed: int, count: int | None = None) -> list[str]:
-    """The command line of ``iot-platform generator backfill`` run with this interpreter (for a child process).
-
-    Args:
-        start: Window start, ISO-8601 with an offset.
-        end: Window end (exclusive), ISO-8601 with an offset.
-        seed: Seed of the readings.
-        count: Stop after this many readings.
-    """
-    command = [sys.executable, "-m", "iot_platform", "generator", "backfill", "--start", start, "--end", end]
-    if count is not None:
-        command += ["--count", str(count)]
-    return [*command, "--seed", str(seed)]
 
 
 _seed = click.option("--seed", type=int, default=None, help="Seed of the readings (default: random, logged).")
@@ -87,8 +75,8 @@ def run(rate: float | None, seed: int | None, sensors_file: Path | None, count: 
 @_count
 def backfill(start_text: str, end_text: str, seed: int | None, sensors_file: Path | None, count: int | None) -> None:
     """Publish the readings of [--start, --end) at the sensor cadence, as fast as Kafka takes them."""
-    start = parse_instant(start_text, "--start")
-    end = parse_instant(end_text, "--end")
+    start = parse_instant(start_text, "--start", ConfigurationError)
+    end = parse_instant(end_text, "--end", ConfigurationError)
     service = _service(sensors_file, seed)
     with stop_on_signals(service):
         report = service.run_backfill(start, end, count=count)

@@ -58,30 +58,6 @@ class TimestampFormatter:
         return f"{self._prefix}{rem // 1000:02d}.{rem % 1000:03d}Z"
 
 
-def parse_instant(text: str, option: str) -> dt.datetime:
-    """Parse an ISO-8601 instant given on the command line; a time without offset is taken as UTC.
-
-    Args:
-        text: e.g. ``2026-11-24T10:00:00Z``, ``2026-11-24T10:00``, ``2026-11-24``.
-        option: The option's name, for the error message.
-
-    Returns:
-        An aware UTC datetime.
-
-    Raises:
-        ConfigurationError: the text is not an ISO-8601 date or date-time.
-    """
-    try:
-        instant = dt.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ConfigurationError(
-            f"{option}: {text!r} is not an ISO-8601 time (example: 2026-11-24T10:00:00Z)"
-        ) from None
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=dt.UTC)
-    return instant.astimezone(dt.UTC)
-
-
 @dataclass(frozen=True)
 class Schedule:
     """Event times of the readings: tick ``k`` is at ``start_ms + k * interval_us // 1000``; every sensor

@@ -23,7 +23,6 @@ import datetime as dt
 import logging
 import math
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -159,11 +158,6 @@ def producer_config(settings: Settings, overrides: dict[str, Any] | None = None)
     config = {"bootstrap.servers": settings.bootstrap_servers, **PRODUCER_CONFIG}
     config.update(overrides or {})
     return config
-
-
-def service_command() -> list[str]:
-    """Command line running the live generator as a stack service (settings from ``IOT_*`` variables)."""
-    return [sys.executable, "-m", "iot_platform", "generator", "run"]
 
 
 @contextlib.contextmanager

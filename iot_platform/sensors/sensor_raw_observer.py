@@ -16,8 +16,8 @@ from dagster import (
 )
 
 from iot_platform.assets.sensor_raw import SENSOR_RAW
-from iot_platform.clients.kafka import topic_watermarks
 from iot_platform.errors import ServiceUnavailable
+from iot_platform.resources.kafka import KafkaResource
 from iot_platform.settings import Settings
 
 
@@ -58,14 +58,11 @@ def build_sensor_raw_observer(settings: Settings):  # type: ignore[no-untyped-de
         asset_selection=[SENSOR_RAW],
         description="Observes the Kafka topic: offsets, messages in total and per second.",
     )
-    def sensor_raw_observer(context: SensorEvaluationContext) -> SensorResult | SkipReason:
-        from iot_platform.settings import load_settings
-
-        current = load_settings()
+    def sensor_raw_observer(context: SensorEvaluationContext, kafka: KafkaResource) -> SensorResult | SkipReason:
         try:
-            watermarks = topic_watermarks(current.bootstrap_servers, current.kafka_topic, timeout_s=5.0)
+            watermarks = kafka.watermarks(timeout_s=5.0)
         except ServiceUnavailable as exc:
-            return SkipReason(f"cannot observe {current.kafka_topic}: {exc}")
+            return SkipReason(f"cannot observe {kafka.topic}: {exc}")
         previous = json.loads(context.cursor) if context.cursor else None
         observation, cursor = observation_from_watermarks(watermarks, previous, time.time())
         return SensorResult(asset_events=[observation], cursor=json.dumps(cursor))

@@ -16,8 +16,8 @@ from iot_platform.api.stats_reader import StatsPage, StatsQuery
 from iot_platform.clients.dagster import BackfillInfo, DagsterStatus, RunInfo
 from iot_platform.clients.spark_master import ClusterState, SparkApplication, parse_master_state
 from iot_platform.errors import Conflict, NotFound, ServiceUnavailable
-from iot_platform.jobs import HOURLY_STATS_JOB
-from iot_platform_tests.resources.spark_master_fakes import WEB_URL, load_fixture
+from iot_platform.runs import HOURLY_STATS_JOB
+from iot_platform_tests.clients.spark_master_fakes import WEB_URL, load_fixture
 
 PLATFORM_RUN_ID = "6f1c2a3e-1b7d-4c59-9a1e-2f0c3d4b5a61"
 """Run id in the name of the platform app of ``master_app_running_and_waiting.json``."""
@@ -76,6 +76,13 @@ class FakeDagster:
             raise NotFound(f"no loaded code location has job {job_name}")
         self.submitted.append((job_name, partition, dict(tags)))
         return self.add_run("QUEUED", job_name=job_name, partition=partition).run_id
+
+    def submit_partition_range(self, job_name: str, first: str, last: str, tags: Mapping[str, str]) -> str:
+        self._check()
+        if job_name not in self.jobs:
+            raise NotFound(f"no loaded code location has job {job_name}")
+        self.submitted.append((job_name, f"{first}...{last}", dict(tags)))
+        return self.add_run("QUEUED", job_name=job_name, range_start=first, range_end=last).run_id
 
     def launch_backfill(self, job_name: str, partitions: Sequence[str], tags: Mapping[str, str]) -> str:
         self._check()

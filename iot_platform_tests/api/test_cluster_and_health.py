@@ -10,7 +10,7 @@ from iot_platform.api.cluster_cache import CachedClusterState
 from iot_platform.errors import ServiceUnavailable
 from iot_platform_tests.api.conftest import Api
 from iot_platform_tests.api.fakes import FakeMaster, dagster_down
-from iot_platform_tests.resources.spark_master_fakes import master_down
+from iot_platform_tests.clients.spark_master_fakes import master_down
 
 
 def test_health_asks_no_engine(api: Api) -> None:

@@ -11,7 +11,7 @@ import pytest
 from iot_platform.jobs import HOURLY_STATS_JOB
 from iot_platform_tests.api.conftest import AUTH, Api, make_api, unit_settings
 from iot_platform_tests.api.fakes import FOREIGN_APP_ID, PLATFORM_APP_ID, PLATFORM_RUN_ID, dagster_down
-from iot_platform_tests.resources.spark_master_fakes import master_down
+from iot_platform_tests.clients.spark_master_fakes import master_down
 
 SUBMIT = "/api/v1/jobs/submit"
 API_TAGS = {"iot/submitted_by": "api"}

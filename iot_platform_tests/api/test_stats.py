@@ -18,7 +18,7 @@ from iot_platform.api.errors import InvalidQuery
 from iot_platform.api.stats_reader import COLUMNS, Cursor, IcebergHourlyStatsReader, StatsQuery, row_filter
 from iot_platform.tables import HOURLY_STATS, hourly_stats_iceberg_schema
 from iot_platform_tests.api.conftest import Api
-from iot_platform_tests.resources.spark_master_fakes import master_down
+from iot_platform_tests.clients.spark_master_fakes import master_down
 
 URL = "/api/v1/stats/hourly"
 T0 = dt.datetime(2025, 4, 1, 22, 0, tzinfo=dt.UTC)

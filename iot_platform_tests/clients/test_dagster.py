@@ -179,10 +179,11 @@ def closed_port() -> int:
         lambda c: c.status(),
         lambda c: c.run(RUN_ID),
         lambda c: c.submit_partition("hourly_stats_job", "2025-04-01-00:00", {}),
+        lambda c: c.submit_partition_range("hourly_stats_job", "2025-04-01-00:00", "2025-04-01-01:00", {}),
         lambda c: c.terminate_run(RUN_ID),
         lambda c: c.launch_backfill("hourly_stats_job", ["2025-04-01-00:00"], {}),
     ],
-    ids=["status", "run", "submit", "terminate", "backfill"],
+    ids=["status", "run", "submit", "submit_range", "terminate", "backfill"],
 )
 def test_nothing_listening_is_service_unavailable_naming_dagster_and_the_url(
     call: Callable[[GraphQLDagsterClient], Any],
@@ -193,3 +194,32 @@ def test_nothing_listening_is_service_unavailable_naming_dagster_and_the_url(
         ServiceUnavailable, match=rf"^Dagster unavailable: no answer from http://127.0.0.1:{port}/graphql"
     ):
         call(client)
+
+
+class RecordingOfficialClient:
+    """Stands in for ``DagsterGraphQLClient``: records the runs it is asked to submit."""
+
+    def __init__(self) -> None:
+        self.submitted: list[tuple[str, dict[str, str]]] = []
+
+    def submit_job_execution(self, job_name: str, tags: dict[str, str]) -> str:
+        self.submitted.append((job_name, tags))
+        return RUN_ID
+
+
+def test_a_range_run_carries_dagsters_range_tags(monkeypatch: pytest.MonkeyPatch) -> None:
+    official = RecordingOfficialClient()
+    client = GraphQLDagsterClient("http://dagster.test:3000")
+    monkeypatch.setattr(client, "_official_client", lambda: official)
+    run_id = client.submit_partition_range("hourly_stats_job", "2025-04-01-00:00", "2025-04-01-03:00", {"a": "b"})
+    assert run_id == RUN_ID
+    assert official.submitted == [
+        (
+            "hourly_stats_job",
+            {
+                "a": "b",
+                "dagster/asset_partition_range_start": "2025-04-01-00:00",
+                "dagster/asset_partition_range_end": "2025-04-01-03:00",
+            },
+        )
+    ]

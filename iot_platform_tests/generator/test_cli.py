@@ -69,17 +69,9 @@ def test_bad_setting_names_the_variable() -> None:
     assert result.stderr.strip().splitlines()[-1].startswith("error: IOT_GENERATOR_INTERVAL_S")
 
 
-def test_backfill_command_is_what_the_cli_parses() -> None:
-    from iot_platform.generator.cli import backfill, backfill_command
+def test_a_bad_instant_names_its_option() -> None:
+    from iot_platform.errors import ConfigurationError
+    from iot_platform.generator.cli import backfill
 
-    command = backfill_command("2026-11-24T10:00:00+00:00", "2026-11-24T11:00:00+00:00", seed=7, count=100)
-
-    assert command[:5] == [sys.executable, "-m", "iot_platform", "generator", "backfill"]
-    params = backfill.make_context("backfill", command[5:]).params
-    assert (params["start_text"], params["end_text"], params["seed"], params["count"]) == (
-        "2026-11-24T10:00:00+00:00",
-        "2026-11-24T11:00:00+00:00",
-        7,
-        100,
-    )
-    assert "--count" not in backfill_command("a", "b", seed=1)
+    with pytest.raises(ConfigurationError, match="--end: 'yesterday' is not an ISO-8601 time"):
+        backfill.main(["--start", "2026-11-24", "--end", "yesterday"], standalone_mode=False)

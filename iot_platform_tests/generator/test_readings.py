@@ -21,7 +21,6 @@ from iot_platform.generator.readings import (
     format_timestamp,
     interval_us_for,
     interval_us_for_rate,
-    parse_instant,
     to_epoch_ms,
 )
 from iot_platform.generator.sensors_config import SensorSet, load_sensor_set, parse_sensor_set
@@ -213,21 +212,3 @@ def test_rate_beyond_one_reading_per_ms_per_sensor_is_refused() -> None:
         interval_us_for_rate(12_001, 12)
     with pytest.raises(ConfigurationError, match="IOT_GENERATOR_INTERVAL_S"):
         interval_us_for(0.0001)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("2026-11-24T10:00:00Z", dt.datetime(2026, 11, 24, 10, tzinfo=dt.UTC)),
-        ("2026-11-24T12:00:00+02:00", dt.datetime(2026, 11, 24, 10, tzinfo=dt.UTC)),
-        ("2026-11-24T10:00", dt.datetime(2026, 11, 24, 10, tzinfo=dt.UTC)),
-        ("2026-11-24", dt.datetime(2026, 11, 24, tzinfo=dt.UTC)),
-    ],
-)
-def test_parse_instant(text: str, expected: dt.datetime) -> None:
-    assert parse_instant(text, "--start") == expected
-
-
-def test_parse_instant_names_the_option() -> None:
-    with pytest.raises(ConfigurationError, match="--end: 'yesterday' is not an ISO-8601 time"):
-        parse_instant("yesterday", "--end")

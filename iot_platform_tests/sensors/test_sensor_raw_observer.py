@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from iot_platform.sensors.sensor_raw_observer import observation_from_watermarks
+import json
+
+from dagster import SensorResult, SkipReason, build_sensor_context
+
+from iot_platform.errors import ServiceUnavailable
+from iot_platform.resources.kafka import KafkaResource
+from iot_platform.sensors.sensor_raw_observer import build_sensor_raw_observer, observation_from_watermarks
+from iot_platform.settings import load_settings
 
 
 def test_first_look_has_totals_and_no_rate() -> None:
@@ -18,3 +25,33 @@ def test_first_look_has_totals_and_no_rate() -> None:
 def test_rate_is_new_messages_over_elapsed_seconds() -> None:
     observation, _ = observation_from_watermarks({0: (0, 75)}, {"total": 15, "at": 1000.0}, now=1030.0)
     assert observation.metadata["messages_per_second"].value == 2.0
+
+
+class FakeTopic(KafkaResource):
+    """The readings topic with fixed watermarks, or down when it has none."""
+
+    offsets: dict[int, tuple[int, int]] | None = None
+
+    def watermarks(self, timeout_s: float = 10.0) -> dict[int, tuple[int, int]]:
+        if self.offsets is None:
+            raise ServiceUnavailable("Kafka", f"{self.bootstrap_servers}: connection refused")
+        return self.offsets
+
+
+def evaluate(kafka: KafkaResource) -> SensorResult | SkipReason:
+    sensor = build_sensor_raw_observer(load_settings())
+    result = sensor(build_sensor_context(resources={"kafka": kafka}))
+    assert isinstance(result, SensorResult | SkipReason)
+    return result
+
+
+def test_the_sensor_observes_the_topic_of_its_kafka_resource() -> None:
+    result = evaluate(FakeTopic(bootstrap_servers="kafka.test:9092", topic="readings", offsets={0: (0, 10)}))
+    assert isinstance(result, SensorResult) and result.asset_events
+    assert json.loads(result.cursor or "{}")["total"] == 10
+
+
+def test_an_unreachable_topic_skips_naming_it() -> None:
+    result = evaluate(FakeTopic(bootstrap_servers="kafka.test:9092", topic="readings"))
+    assert isinstance(result, SkipReason)
+    assert result.skip_message is not None and result.skip_message.startswith("cannot observe readings: Kafka")

@@ -33,7 +33,7 @@ from iot_platform.sensors.spark_cluster_health import (
     evaluate_cluster_health,
 )
 from iot_platform.settings import load_settings
-from iot_platform_tests.resources.spark_master_fakes import (
+from iot_platform_tests.clients.spark_master_fakes import (
     WEB_URL,
     FakeMaster,
     FakeMasterResource,

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from iot_platform.api.deps import ClusterDep, DagsterDep
 from iot_platform.api.schemas import DependencyCheck, Health, Readiness
 from iot_platform.errors import ServiceUnavailable, UpstreamError
-from iot_platform.jobs import HOURLY_STATS_JOB
+from iot_platform.runs import HOURLY_STATS_JOB
 
 router = APIRouter(tags=["health"])
 

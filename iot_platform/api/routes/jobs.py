@@ -27,7 +27,7 @@ from iot_platform.api.validation import validate_partition, validate_range
 from iot_platform.clients.dagster import BackfillInfo, RunInfo
 from iot_platform.clients.spark_master import ClusterState, SparkApplication
 from iot_platform.errors import Conflict, NotFound
-from iot_platform.jobs import HOURLY_STATS_JOB
+from iot_platform.runs import HOURLY_STATS_JOB, RUN_ID_PATTERN
 
 JOBS: dict[JobName, str] = {JobName.HOURLY_STATS: HOURLY_STATS_JOB}
 """The Dagster job behind each job name the API accepts."""
@@ -36,13 +36,12 @@ SUBMITTED_BY_TAG = "iot/submitted_by"
 """Tag on every run and backfill the API launches (value ``api``), to find them in the Dagster UI."""
 
 APP_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
-RUN_ID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 BACKFILL_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 AppId = Annotated[
     str, Path(pattern=APP_ID_PATTERN, description="A Spark application id, e.g. app-20261124015421-0000.")
 ]
-RunId = Annotated[str, Path(pattern=RUN_ID_PATTERN, description="A Dagster run id (UUID).")]
+RunId = Annotated[str, Path(pattern=f"^{RUN_ID_PATTERN}$", description="A Dagster run id (UUID).")]
 BackfillId = Annotated[str, Path(pattern=BACKFILL_ID_PATTERN, description="A Dagster backfill id.")]
 
 _unavailable: dict[int | str, dict[str, Any]] = {

@@ -8,8 +8,10 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import TypeAdapter
 
 from iot_platform.api.deps import StatsDep
+from iot_platform.api.errors import InvalidQuery
 from iot_platform.api.schemas import ErrorBody, HourlyStatsRow, ValidationErrorBody
-from iot_platform.api.stats_reader import DEFAULT_LIMIT, INSTANT_PATTERN, MAX_LIMIT, Cursor, StatsQuery, parse_instant
+from iot_platform.api.stats_reader import DEFAULT_LIMIT, INSTANT_PATTERN, MAX_LIMIT, Cursor, StatsQuery
+from iot_platform.instants import parse_instant
 
 NEXT_CURSOR_HEADER = "X-Next-Cursor"
 
@@ -67,8 +69,8 @@ def hourly_stats(
         sensor_id=sensor_id,
         sensor_type=sensor_type,
         location=location,
-        start=parse_instant(start, "start") if start is not None else None,
-        end=parse_instant(end, "end") if end is not None else None,
+        start=parse_instant(start, "start", InvalidQuery) if start is not None else None,
+        end=parse_instant(end, "end", InvalidQuery) if end is not None else None,
         limit=limit,
         after=Cursor.decode(cursor) if cursor is not None else None,
     )

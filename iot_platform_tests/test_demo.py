@@ -1,0 +1,106 @@
+"""``iot-platform demo``: the hours it fills, the run it launches and waits for, and what it prints."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+import pytest
+from click.testing import CliRunner
+
+from iot_platform.cli import _mount, cli
+from iot_platform.demo import DemoFailed, DemoWindow, format_rows, materialize, wait_for_run, where_to_look
+from iot_platform.runs import HOURLY_STATS_JOB
+from iot_platform.settings import load_settings
+from iot_platform_tests.api.fakes import FakeDagster
+
+NOW = dt.datetime(2026, 11, 24, 10, 5, tzinfo=dt.UTC)
+
+
+def test_window_is_the_last_completed_hours() -> None:
+    window = DemoWindow.last_hours(NOW, 2)
+    assert (window.first, window.last) == ("2026-11-24-08:00", "2026-11-24-09:00")
+    assert window.row_filter == (
+        "window_start >= '2026-11-24T08:00:00+00:00' and window_start < '2026-11-24T10:00:00+00:00'"
+    )
+
+
+def test_rows_are_aligned_and_a_missing_stddev_is_a_dash() -> None:
+    row = {
+        "window_start": dt.datetime(2026, 11, 24, 8, tzinfo=dt.UTC),
+        "sensor_id": "TEMP-001",
+        "avg_value": 21.5,
+        "min_value": 20.0,
+        "max_value": 23.25,
+        "stddev_value": None,
+        "reading_count": 7200,
+    }
+    header, line = format_rows([row])
+    assert header.split() == ["window_start", "sensor_id", "avg", "min", "max", "stddev", "count"]
+    assert line.split() == ["2026-11-24", "08:00", "TEMP-001", "21.500", "20.000", "23.250", "-", "7200"]
+    assert len(line) == len(format_rows([{**row, "stddev_value": 1.0}])[1])
+
+
+def test_where_to_look_names_the_stacks_urls() -> None:
+    settings = load_settings(dagster_port=3100, api_port=8100)
+    lines = "\n".join(where_to_look(settings))
+    assert "http://127.0.0.1:3100" in lines and "http://127.0.0.1:8100/docs" in lines
+
+
+class Clock:
+    """A clock that moves only when the demo sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def runs_end_with(status: str) -> FakeDagster:
+    """A fake Dagster whose submitted runs have already ended with ``status`` when first looked at."""
+    dagster = FakeDagster()
+    submit = dagster.submit_partition_range
+
+    def submit_and_end(job_name: str, first: str, last: str, tags: Mapping[str, str]) -> str:
+        run_id = submit(job_name, first, last, tags)
+        dagster.add_run(status, run_id=run_id, job_name=job_name, range_start=first, range_end=last)
+        return run_id
+
+    dagster.submit_partition_range = submit_and_end  # type: ignore[method-assign]
+    return dagster
+
+
+def test_a_run_is_launched_over_the_window_and_awaited() -> None:
+    dagster = runs_end_with("SUCCESS")
+    lines: list[str] = []
+    materialize(dagster, DemoWindow.last_hours(NOW, 2), timeout_s=60, echo=lines.append)
+    (run,) = dagster.runs.values()
+    assert (run.job_name, run.range_start, run.range_end) == (HOURLY_STATS_JOB, "2026-11-24-08:00", "2026-11-24-09:00")
+    assert lines == [
+        f"2/3 launched {HOURLY_STATS_JOB} for 2026-11-24-08:00 .. 2026-11-24-09:00: {dagster.web_url}/runs/{run.run_id}"
+    ]
+
+
+def test_waiting_reports_the_status_and_stops_at_the_timeout() -> None:
+    dagster = FakeDagster()
+    run_id = dagster.add_run("STARTED").run_id
+    clock, lines = Clock(), []
+    status = wait_for_run(dagster, run_id, 25, lines.append, clock=clock, sleep=clock.sleep)
+    assert status == "STARTED"
+    assert lines == [f"    run {run_id[:8]}: STARTED"] * 3
+
+
+def test_a_failed_run_fails_the_demo_with_its_url() -> None:
+    with pytest.raises(DemoFailed, match=r"ended FAILURE; see http://dagster.test:3000/runs/"):
+        materialize(runs_end_with("FAILURE"), DemoWindow.last_hours(NOW, 1), timeout_s=60, echo=lambda line: None)
+
+
+def test_demo_is_an_iot_platform_command_with_its_options() -> None:
+    _mount()
+    result = CliRunner().invoke(cli, ["demo", "--help"])
+    assert result.exit_code == 0
+    assert "--hours" in result.output and "--timeout" in result.output
