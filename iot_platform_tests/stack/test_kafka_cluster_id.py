@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from iot_platform.stack.services import kafka_cluster_id
+from iot_platform.stack.kafka import kafka_cluster_id
 
 
 def test_cluster_ids_are_16_random_bytes_and_never_look_like_an_option() -> None:
