@@ -43,6 +43,7 @@ class ServiceStatus:
     endpoints: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
+        """The service's entry in ``stack status --json``."""
         return {
             "state": self.state,
             "detail": self.detail,
@@ -282,6 +283,7 @@ def venv_bin(name: str) -> str:
 
 
 def http_ok(url: str, timeout_s: float = 2.0) -> Health:
+    """Healthy when ``url`` answers HTTP 200 within the timeout."""
     try:
         response = httpx.get(url, timeout=timeout_s)
     except httpx.HTTPError as exc:
