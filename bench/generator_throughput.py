@@ -41,7 +41,7 @@ from iot_platform.generator.sensors_config import load_sensor_set
 from iot_platform.generator.service import PRODUCER_CONFIG
 from iot_platform.settings import Settings, load_settings
 from iot_platform.stack import artifacts
-from iot_platform.stack.services import settings_environment
+from iot_platform.stack.service import settings_environment
 
 WINDOW_START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 TARGET_RATE = 150_000

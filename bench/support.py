@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from iot_platform.settings import Settings, load_settings
-from iot_platform.stack.services import exported_environment, settings_environment
+from iot_platform.stack.service import exported_environment, settings_environment
 from iot_platform.stack.stack import Stack
 
 REPO = Path(__file__).resolve().parent.parent

@@ -7,7 +7,6 @@ environment at import time: call :func:`load_settings` (or build :class:`Setting
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -15,18 +14,10 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from iot_platform.errors import ConfigurationError
+from iot_platform.profiles import Profile, profile_spec
 
 CATALOG_NAMESPACE = "iot"
 """Iceberg namespace of every platform table."""
-
-
-class Profile(StrEnum):
-    """Where the Iceberg catalog and warehouse live."""
-
-    LOCAL = "local"
-    """Embedded: SQLite catalog file and a local warehouse folder under the state folder."""
-    POSTGRES_S3 = "postgres-s3"
-    """PostgreSQL catalog and an S3-compatible object store for the warehouse."""
 
 
 class Settings(BaseSettings):
@@ -142,20 +133,11 @@ class Settings(BaseSettings):
             "IOT_DAGSTER_PORT": self.dagster_port,
             "IOT_API_PORT": self.api_port,
         }
-        if self.profile is Profile.POSTGRES_S3:
-            ports["IOT_POSTGRES_PORT"] = self.postgres_port
-            ports["IOT_S3_PORT"] = self.s3_port
-            missing = [
-                name
-                for name, value in (
-                    ("IOT_POSTGRES_PASSWORD", self.postgres_password),
-                    ("IOT_S3_ACCESS_KEY", self.s3_access_key),
-                    ("IOT_S3_SECRET_KEY", self.s3_secret_key),
-                )
-                if not value
-            ]
-            if missing:
-                raise ValueError(f"profile postgres-s3 needs {', '.join(missing)} (no defaults for secrets)")
+        spec = profile_spec(self.profile)
+        ports.update(spec.ports(self))
+        missing = spec.missing_secrets(self)
+        if missing:
+            raise ValueError(f"profile {self.profile.value} needs {', '.join(missing)} (no defaults for secrets)")
         seen: dict[int, str] = {}
         for name, port in ports.items():
             if port in seen:
@@ -217,35 +199,11 @@ class Settings(BaseSettings):
     def catalog_properties(self, *, secrets: bool = True) -> dict[str, str]:
         """Properties for ``pyiceberg.catalog.load_catalog(catalog_name, **properties)``.
 
-        The single place that maps a profile to a catalog: Spark's JDBC catalog is derived from it too.
+        The profile decides them (:func:`iot_platform.profiles.profile_spec`); Spark's catalog mounts the same.
         With ``secrets=False`` the database password and the S3 secret key are left out (for configuration
         that is shown, such as a Dagster resource's, which takes them from the environment instead).
         """
-        if self.profile is Profile.LOCAL:
-            catalog_db = self.data_dir / "catalog" / "catalog.db"
-            return {
-                "type": "sql",
-                "uri": f"sqlite:///{catalog_db}?timeout=30",
-                "warehouse": (self.data_dir / "warehouse").as_uri(),
-            }
-        assert self.postgres_password is not None and self.s3_secret_key is not None
-        password = f":{self.postgres_password.get_secret_value()}" if secrets else ""
-        properties = {
-            "type": "sql",
-            "uri": (
-                f"postgresql+psycopg2://{self.postgres_user}{password}"
-                f"@{self.postgres_host}:{self.postgres_port}/{self.postgres_db}"
-            ),
-            "warehouse": f"s3://{self.s3_bucket}/warehouse",
-            "s3.endpoint": self.s3_endpoint_url,
-            "s3.access-key-id": self.s3_access_key or "",
-            "s3.secret-access-key": self.s3_secret_key.get_secret_value(),
-            "s3.region": self.s3_region,
-            "s3.path-style-access": "true",
-        }
-        if not secrets:
-            del properties["s3.secret-access-key"]
-        return properties
+        return profile_spec(self.profile).catalog_properties(self, secrets=secrets)
 
     def spark_catalog_conf(self) -> dict[str, str]:
         """Spark settings that mount the same Iceberg catalog as :meth:`catalog_properties`."""
@@ -255,27 +213,7 @@ class Settings(BaseSettings):
             prefix: "org.apache.iceberg.spark.SparkCatalog",
             f"{prefix}.type": "jdbc",
         }
-        if self.profile is Profile.LOCAL:
-            props = self.catalog_properties()
-            conf[f"{prefix}.uri"] = "jdbc:sqlite:" + props["uri"].removeprefix("sqlite:///").split("?")[0]
-            conf[f"{prefix}.jdbc.busy_timeout"] = "30000"
-            conf[f"{prefix}.warehouse"] = props["warehouse"]
-            return conf
-        assert self.postgres_password is not None and self.s3_secret_key is not None
-        conf.update(
-            {
-                f"{prefix}.uri": f"jdbc:postgresql://{self.postgres_host}:{self.postgres_port}/{self.postgres_db}",
-                f"{prefix}.jdbc.user": self.postgres_user,
-                f"{prefix}.jdbc.password": self.postgres_password.get_secret_value(),
-                f"{prefix}.warehouse": f"s3://{self.s3_bucket}/warehouse",
-                f"{prefix}.io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
-                f"{prefix}.s3.endpoint": self.s3_endpoint_url,
-                f"{prefix}.s3.path-style-access": "true",
-                f"{prefix}.s3.access-key-id": self.s3_access_key or "",
-                f"{prefix}.s3.secret-access-key": self.s3_secret_key.get_secret_value(),
-                f"{prefix}.client.region": self.s3_region,
-            }
-        )
+        conf.update(profile_spec(self.profile).spark_catalog_conf(self, prefix))
         return conf
 
 

@@ -82,7 +82,7 @@ def stack_settings() -> Iterator[Settings]:
 
     Fails loudly (never skips) when a service cannot start.
     """
-    from iot_platform.stack.services import exported_environment, settings_environment
+    from iot_platform.stack.service import exported_environment, settings_environment
     from iot_platform.stack.stack import Stack
 
     settings = test_settings()

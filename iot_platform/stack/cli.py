@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from iot_platform.settings import load_settings
+from iot_platform.settings import Profile, load_settings
+from iot_platform.stack.api import Api
 from iot_platform.stack.stack import Stack
 
 
@@ -24,7 +25,9 @@ def stack() -> None:
 
 
 @stack.command()
-@click.option("--profile", type=click.Choice(["local", "postgres-s3"]), help="Catalog profile (IOT_PROFILE).")
+@click.option(
+    "--profile", type=click.Choice([profile.value for profile in Profile]), help="Catalog profile (IOT_PROFILE)."
+)
 @click.option("--service", "only", multiple=True, help="Start only this service (repeatable).")
 @click.option("--without", multiple=True, help="Leave this service off, e.g. --without generator (repeatable).")
 def up(profile: str | None, only: tuple[str, ...], without: tuple[str, ...]) -> None:
@@ -38,7 +41,7 @@ def up(profile: str | None, only: tuple[str, ...], without: tuple[str, ...]) -> 
     click.echo(f"  spark     {s.master_url}  UI {s.master_web_url}")
     click.echo(f"  dagster   {s.dagster_web_url}")
     click.echo(f"  api       {s.api_base_url}/docs")
-    token_file = s.run_dir / "api-token"
+    token_file = Api(s).token_file
     if s.api_token is None and token_file.exists():
         click.echo(f"  api token (mutating calls): {token_file}")
 

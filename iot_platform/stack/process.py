@@ -156,13 +156,3 @@ def ensure_port_free(host: str, port: int, setting: str, service: str) -> None:
             raise PortInUse(
                 f"{service}: cannot bind {host}:{port} ({exc.strerror}); set {setting} to a free port"
             ) from None
-
-
-def wait_until(check, timeout_s: float, interval_s: float = 0.5):  # type: ignore[no-untyped-def]
-    """Call ``check()`` until it returns a truthy value or time runs out; return its last value."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval_s)

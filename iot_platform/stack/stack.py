@@ -6,9 +6,10 @@ import time
 from collections.abc import Callable, Iterable
 
 from iot_platform.errors import StackError
-from iot_platform.settings import Settings
+from iot_platform.settings import CATALOG_NAMESPACE, Settings
 from iot_platform.stack import artifacts
-from iot_platform.stack.services import SERVICE_NAMES, Service, ServiceStatus, services_for
+from iot_platform.stack.service import Service, ServiceStatus
+from iot_platform.stack.services import SERVICE_NAMES, services_for
 
 
 class Stack:
@@ -91,7 +92,7 @@ class Stack:
             "state_dir": str(s.state_dir),
             "kafka": {"bootstrap_servers": s.bootstrap_servers, "topic": s.kafka_topic},
             "spark": {"master_url": s.master_url, "web_url": s.master_web_url},
-            "catalog": {"name": s.catalog_name, "namespace": "iot", "properties": s.catalog_properties()},
+            "catalog": {"name": s.catalog_name, "namespace": CATALOG_NAMESPACE, "properties": s.catalog_properties()},
             "dagster": {"url": s.dagster_web_url},
             "api": {"url": s.api_base_url},
             "services": {status.name: status.as_dict() for status in self.status()},

@@ -12,7 +12,8 @@ from typing import Any
 import dagster as dg
 
 from iot_platform.settings import Settings, load_settings
-from iot_platform.stack.services import ensure_topic, exported_environment, settings_environment
+from iot_platform.stack.kafka import ensure_topic
+from iot_platform.stack.service import exported_environment, settings_environment
 
 
 def reading(sensor_id: str, ts: dt.datetime, value: float, sensor_type: str = "temperature") -> dict[str, Any]:

@@ -24,7 +24,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from iot_platform.generator.readings import READING_FIELDS
 from iot_platform.generator.sensors_config import load_sensor_set
 from iot_platform.settings import Settings
-from iot_platform.stack.services import settings_environment
+from iot_platform.stack.service import settings_environment
 from iot_platform.stack.stack import Stack
 
 pytestmark = pytest.mark.integration

@@ -21,7 +21,7 @@ from iot_platform import tables
 from iot_platform.clients.iceberg import load_catalog
 from iot_platform.jobs import HOURLY_STATS_JOB
 from iot_platform.settings import Settings
-from iot_platform.stack.services import settings_environment
+from iot_platform.stack.service import settings_environment
 from iot_platform_tests.conftest import REPO_ROOT
 from iot_platform_tests.integration.pipeline_support import (
     fresh_hour,

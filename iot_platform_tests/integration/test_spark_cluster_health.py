@@ -51,7 +51,7 @@ from iot_platform.jobs import HOURLY_STATS_JOB
 from iot_platform.resources.spark_master import SparkMasterResource
 from iot_platform.sensors.spark_cluster_health import SENSOR_NAME, build_spark_cluster_health_sensor
 from iot_platform.settings import Settings, load_settings
-from iot_platform.stack.services import settings_environment
+from iot_platform.stack.service import settings_environment
 from iot_platform.stack.stack import Stack
 from iot_platform_tests.conftest import REPO_ROOT
 

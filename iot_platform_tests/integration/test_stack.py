@@ -19,7 +19,7 @@ from iot_platform.errors import PortInUse
 from iot_platform.resources.spark import spark_session
 from iot_platform.settings import Settings
 from iot_platform.stack.process import group_members
-from iot_platform.stack.services import settings_environment
+from iot_platform.stack.service import settings_environment
 from iot_platform.stack.stack import Stack
 from iot_platform_tests.conftest import REPO_ROOT, test_settings
 

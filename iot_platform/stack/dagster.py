@@ -1,0 +1,102 @@
+"""Dagster's webserver and daemon on the platform's code location, and the instance's ``dagster.yaml``."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from iot_platform.errors import StackError
+from iot_platform.profiles import profile_spec
+from iot_platform.settings import Settings
+from iot_platform.stack.service import Health, Service, http_ok, venv_bin
+
+DAEMONS = frozenset({"SCHEDULER", "SENSOR", "QUEUED_RUN_COORDINATOR"})
+"""Daemons that must heartbeat for the platform's schedules, sensors and run queue to work."""
+
+
+def dagster_config(settings: Settings) -> dict[str, object]:
+    """The instance configuration: telemetry off, one run at a time (Spark jobs share two cores), the
+    profile's storage."""
+    config: dict[str, object] = {
+        "telemetry": {"enabled": False},
+        "concurrency": {"runs": {"max_concurrent_runs": 1}, "pools": {"default_limit": 1}},
+        "freshness": {"enabled": True},
+        "run_monitoring": {"enabled": True, "poll_interval_seconds": 30},
+        "sensors": {"use_threads": True, "num_workers": 4},
+        "schedules": {"use_threads": True, "num_workers": 2},
+    }
+    storage = profile_spec(settings.profile).dagster_storage(settings)
+    if storage is not None:
+        config["storage"] = storage
+    return config
+
+
+def write_dagster_yaml(settings: Settings) -> Path:
+    """Write ``$DAGSTER_HOME/dagster.yaml`` from :func:`dagster_config`."""
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "dagster.yaml"
+    path.write_text(json.dumps(dagster_config(settings), indent=2))  # JSON is YAML
+    return path
+
+
+def _workspace() -> str:
+    workspace = Path.cwd() / "workspace.yaml"
+    if not workspace.exists():
+        raise StackError(f"no workspace.yaml in {Path.cwd()}: run the stack from the platform's folder")
+    return str(workspace)
+
+
+class DagsterWebserver(Service):
+    """Dagster's webserver (UI and GraphQL) on the platform's code location."""
+
+    name = "dagster-webserver"
+
+    def ports(self) -> dict[str, int]:
+        return {"IOT_DAGSTER_PORT": self.settings.dagster_port}
+
+    def endpoints(self) -> dict[str, str]:
+        return {"url": self.settings.dagster_web_url}
+
+    def prepare(self) -> None:
+        write_dagster_yaml(self.settings)
+
+    def command(self) -> list[str]:
+        return [
+            venv_bin("dagster-webserver"),
+            "-w",
+            _workspace(),
+            "-h",
+            self.settings.bind_host,
+            "-p",
+            str(self.settings.dagster_port),
+        ]
+
+    def health(self) -> Health:
+        return http_ok(f"{self.settings.dagster_web_url}/server_info")
+
+
+class DagsterDaemon(Service):
+    """Dagster's daemon: runs schedules, sensors and the run queue."""
+
+    name = "dagster-daemon"
+
+    def prepare(self) -> None:
+        write_dagster_yaml(self.settings)
+
+    def command(self) -> list[str]:
+        return [venv_bin("dagster-daemon"), "run", "-w", _workspace()]
+
+    def health(self) -> Health:
+        from dagster import DagsterInstance
+
+        os.environ.setdefault("DAGSTER_HOME", str(self.settings.dagster_home))
+        with DagsterInstance.from_config(str(self.settings.dagster_home)) as instance:
+            heartbeats = instance.get_daemon_heartbeats()
+        fresh = [name for name, beat in heartbeats.items() if time.time() - beat.timestamp < 90]
+        missing = DAEMONS - set(fresh)
+        if missing:
+            return Health(False, f"no recent heartbeat from {', '.join(sorted(missing))}")
+        return Health(True, f"{len(fresh)} daemons heartbeating")
