@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-M2     := $(or $(IOT_CACHE_DIR),.iot-platform/cache)/m2
+M2     := $(abspath $(or $(IOT_CACHE_DIR),.iot-platform/cache)/m2)
 
 .PHONY: setup run test lint jvm-test unit integration bench stop status clean
 
