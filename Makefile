@@ -3,8 +3,9 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+M2     := $(abspath $(or $(IOT_CACHE_DIR),.iot-platform/cache)/m2)
 
-.PHONY: setup run test lint unit integration bench stop status clean
+.PHONY: setup run test lint jvm-test unit integration bench stop status clean
 
 setup: $(STAMP)
 	@bash .ci/system-deps.sh
@@ -20,13 +21,19 @@ run: setup
 	$(BIN)/iot-platform stack up
 	$(BIN)/iot-platform demo
 
-## Every test: lint, types, unit and integration tests against a real stack the tests start themselves.
-test: setup lint
+## Every test: lint, types, the Spark functions' own tests, then (with every jar prepared) unit and integration
+## tests against a real stack the tests start themselves.
+test: setup lint jvm-test
+	$(BIN)/iot-platform stack fetch
 	$(BIN)/pytest
 
 lint: setup
 	$(BIN)/ruff check iot_platform iot_platform_tests bench
 	$(BIN)/mypy iot_platform
+
+## The platform's Spark functions (jvm/, a Maven module): compile them and run their unit tests.
+jvm-test: setup
+	mvn -B -ntp -f jvm/pom.xml -Dmaven.repo.local=$(M2) verify
 
 unit: setup
 	$(BIN)/pytest -m "not integration"

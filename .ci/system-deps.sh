@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# System packages the stack needs: a JDK 17 (Kafka, Spark; its javac compiles the platform's Spark functions),
-# Maven (resolves the jars once), Go (builds MinIO once for the postgres-s3 profile). PostgreSQL's server is
-# installed by `stack up --profile postgres-s3` when missing.
+# System packages the stack needs: a JDK 17 (Kafka, Spark; Maven builds the platform's Spark functions with it),
+# Maven (resolves the jars once, builds and tests jvm/), Go (builds MinIO once for the postgres-s3 profile).
+# PostgreSQL's server is installed by `stack up --profile postgres-s3` when missing.
 set -euo pipefail
 missing=()
 command -v java >/dev/null && command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)

@@ -17,7 +17,7 @@ import dagster as dg
 from support import PeakMemory, bench_stack
 
 from iot_platform import tables
-from iot_platform.resources.spark import spark_session
+from iot_platform.clients.spark import spark_session
 
 SENSORS = 140
 NO_INGEST = {"ops": {"hourly_stats": {"config": {"ingest_first": False}}}}

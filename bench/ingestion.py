@@ -19,10 +19,10 @@ import time
 
 from support import REPO, PeakMemory, bench_stack
 
+from iot_platform.clients.spark import spark_session
 from iot_platform.generator.cli import backfill_command
 from iot_platform.generator.sensors_config import load_sensor_set
 from iot_platform.ingestion import run_ingestion
-from iot_platform.resources.spark import spark_session
 from iot_platform.settings import Settings
 
 MEMORY_OF = ("org.apache.spark.executor", "pyspark-shell", "bench/ingestion.py")

@@ -17,8 +17,8 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from iot_platform.clients.spark import locate_platform_jar
 from iot_platform.settings import load_settings
-from iot_platform.stack.artifacts import platform_jar
 from iot_platform.transforms.hourly_stats import aggregate_hourly
 from iot_platform.transforms.readings import dedupe_readings, parse_readings, split_valid_rejected
 
@@ -105,7 +105,7 @@ def main() -> None:
     spark = (
         SparkSession.builder.master(args.master)
         .appName("bench-transforms-throughput")
-        .config("spark.jars", str(platform_jar(load_settings().cache_dir)))
+        .config("spark.jars", str(locate_platform_jar(load_settings().cache_dir)))
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.memory", "4g")  # the cached input must fit, or it is rebuilt inside every timing

@@ -40,7 +40,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         schedules=build_schedules(settings),
         sensors=[build_sensor_raw_observer(settings), build_late_data_sensor(settings, HOURLY_STATS_JOB)],
         resources={
-            "spark": SparkResource(),
+            "spark": SparkResource.from_settings(settings),
             "kafka": KafkaResource.from_settings(settings),
             "iceberg": IcebergResource.from_settings(settings),
         },

@@ -1,95 +1,104 @@
-"""Spark sessions on the platform's standalone master, with the Kafka source and the Iceberg catalog mounted."""
+"""Spark as a Dagster resource: one application per run on the platform's standalone master."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, EnvVar, InitResourceContext
+from pydantic import Field, PrivateAttr
 
-from iot_platform.stack import artifacts
+from iot_platform.clients.spark import application_conf, open_session, spark_jars
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from iot_platform.settings import Settings
 
-
-def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
-    """Every Spark setting of a platform application: master, jars, catalog, UTC, memory and cores."""
-    conf = {
-        "spark.master": settings.master_url,
-        "spark.app.name": app_name,
-        "spark.jars": ",".join(_jars_for(settings)),
-        "spark.driver.host": settings.bind_host,
-        "spark.driver.bindAddress": settings.bind_host,
-        "spark.driver.memory": settings.spark_driver_memory,
-        "spark.executor.memory": settings.spark_executor_memory,
-        "spark.pyspark.python": sys.executable,
-        "spark.pyspark.driver.python": sys.executable,
-        "spark.sql.session.timeZone": "UTC",
-        "spark.sql.shuffle.partitions": str(settings.spark_shuffle_partitions),
-        "spark.sql.adaptive.enabled": "true",
-        "spark.ui.showConsoleProgress": "false",
-        "spark.ui.enabled": "false",
-        "spark.sql.defaultCatalog": settings.catalog_name,
-        # Lets a job find a stopped master quickly instead of retrying for minutes.
-        "spark.standalone.submit.waitAppCompletion": "false",
-    }
-    conf.update(settings.spark_catalog_conf())
-    return conf
-
-
-def _jars_for(settings: Settings) -> list[str]:
-    """Jars of every application: the S3 bundle too, since a driver JVM keeps the jars of its first session."""
-    return artifacts.spark_jars(settings.cache_dir, settings.java_home)
-
-
-@contextmanager
-def spark_session(
-    settings: Settings, app_name: str, extra_conf: Mapping[str, str] | None = None
-) -> Iterator[SparkSession]:
-    """A Spark application on the master for the duration of the block, stopped afterwards.
-
-    Static settings (master, jars) only apply to a new session, so an existing one is stopped first.
-    ``extra_conf`` adds to or overrides :func:`spark_conf` (e.g. ``spark.cores.max``).
-    """
-    from pyspark.sql import SparkSession
-
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        active.stop()
-    builder = SparkSession.builder
-    for key, value in {**spark_conf(settings, app_name), **(extra_conf or {})}.items():
-        builder = builder.config(key, value)
-    session = None
-    try:
-        session = builder.getOrCreate()
-        yield session
-    finally:
-        if session is not None:
-            session.stop()
-        else:  # interrupted while starting (a run terminated early): stop what was started
-            from pyspark import SparkContext
-
-            if SparkContext._active_spark_context is not None:
-                SparkContext._active_spark_context.stop()
+_SECRET_CATALOG_KEYS = {
+    "jdbc.password": ("postgres_password", "IOT_POSTGRES_PASSWORD"),
+    "s3.secret-access-key": ("s3_secret_key", "IOT_S3_SECRET_KEY"),
+}
+"""Catalog settings (after ``spark.sql.catalog.<name>.``) that hold secrets: the field and variable of each."""
 
 
 class SparkResource(ConfigurableResource):
-    """Opens one Spark application per run on the platform's standalone master.
+    """Opens one Spark application per run on the platform's standalone master, with the prepared jars and the
+    platform's Iceberg catalog. Secrets are environment variables, never values in the run's configuration."""
 
-    Master URL, jars and the Iceberg catalog come from the ``IOT_*`` settings of the run's process.
-    """
+    master_url: str = Field(description="spark://host:port of the master (IOT_SPARK_MASTER_URL).")
+    bind_host: str = Field(description="Address the driver binds to and advertises (IOT_BIND_HOST).")
+    driver_memory: str = Field(description="Driver memory, e.g. 1g (IOT_SPARK_DRIVER_MEMORY).")
+    executor_memory: str = Field(description="Executor memory, e.g. 3g (IOT_SPARK_EXECUTOR_MEMORY).")
+    shuffle_partitions: int = Field(description="spark.sql.shuffle.partitions (IOT_SPARK_SHUFFLE_PARTITIONS).")
+    cache_dir: str = Field(description="Download cache holding the prepared jars (IOT_CACHE_DIR).")
+    catalog_name: str = Field(description="The Iceberg catalog, Spark's default catalog (IOT_CATALOG_NAME).")
+    catalog_conf: dict[str, str] = Field(description="Spark settings that mount the catalog, without its secrets.")
+    postgres_password: str | None = Field(default=None, description="Catalog database password (postgres-s3).")
+    s3_secret_key: str | None = Field(default=None, description="Warehouse object store secret key (postgres-s3).")
+
+    _jars: list[str] | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SparkResource:
+        """The resource for these settings; secrets as ``EnvVar("IOT_...")``, read when a run starts."""
+        prefix = f"spark.sql.catalog.{settings.catalog_name}."
+        catalog_conf = settings.spark_catalog_conf()
+        secrets = {
+            field: EnvVar(variable)
+            for suffix, (field, variable) in _SECRET_CATALOG_KEYS.items()
+            if catalog_conf.pop(prefix + suffix, None) is not None
+        }
+        return cls(
+            master_url=settings.master_url,
+            bind_host=settings.bind_host,
+            driver_memory=settings.spark_driver_memory,
+            executor_memory=settings.spark_executor_memory,
+            shuffle_partitions=settings.spark_shuffle_partitions,
+            cache_dir=str(settings.cache_dir),
+            catalog_name=settings.catalog_name,
+            catalog_conf=catalog_conf,
+            **secrets,
+        )
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self._jars = spark_jars(Path(self.cache_dir))  # a missing jar fails the run before any Spark work
 
     def settings(self) -> Settings:
+        """The platform's settings of the process running the step (for the pipelines that take them whole)."""
         from iot_platform.settings import load_settings
 
         return load_settings()
 
+    def conf(self, app_name: str) -> dict[str, str]:
+        """Every Spark setting of the application ``app_name``, secrets included.
+
+        Raises:
+            StackError: a jar is not prepared (the message says what to run).
+        """
+        if self._jars is None:
+            self._jars = spark_jars(Path(self.cache_dir))
+        catalog_conf = dict(self.catalog_conf)
+        for suffix, (field, _) in _SECRET_CATALOG_KEYS.items():
+            secret = getattr(self, field)
+            if secret is not None:
+                catalog_conf[f"spark.sql.catalog.{self.catalog_name}.{suffix}"] = secret
+        return application_conf(
+            app_name,
+            master_url=self.master_url,
+            bind_host=self.bind_host,
+            driver_memory=self.driver_memory,
+            executor_memory=self.executor_memory,
+            shuffle_partitions=self.shuffle_partitions,
+            catalog_name=self.catalog_name,
+            catalog_conf=catalog_conf,
+            jars=self._jars,
+        )
+
     @contextmanager
     def session(self, app_name: str) -> Iterator[SparkSession]:
-        with spark_session(self.settings(), app_name) as session:
+        """A Spark application named ``app_name`` for the duration of the block, stopped afterwards."""
+        with open_session(self.conf(app_name)) as session:
             yield session

@@ -1,38 +1,31 @@
-"""JVM artifacts the platform runs on, resolved once from Maven Central with ``mvn`` into the cache folder.
+"""JVM artifacts the platform runs on, prepared before anything runs: jars resolved once from Maven Central with
+``mvn`` into the cache folder, and the platform's own Spark functions built from their Maven module (``jvm/``).
 
-Versions that must agree with the pinned pyspark (4.0.0, Scala 2.13) live here and nowhere else.
+``stack fetch``, ``stack up`` and the image build call this; Spark sessions only locate what it prepared
+(:mod:`iot_platform.clients.spark`, which also holds the versions that must agree with the pinned pyspark).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
+from iot_platform.clients.spark import (
+        PLATFORM_MODULE,
+    SPARK_JARS,
+    ArtifactSet,
+    locate_platform_jar,
+    platform_jar_path,
+    spark_jars,
+)
 from iot_platform.errors import DownloadError, StackError
 
-SPARK_VERSION = "4.0.0"
-SCALA_BINARY = "2.13"
 KAFKA_VERSION = "4.1.1"
-ICEBERG_VERSION = "1.10.1"
 LOG4J_VERSION = "2.24.3"
-
-
-@dataclass(frozen=True)
-class ArtifactSet:
-    """A named group of Maven artifacts copied, with their runtime dependencies, into one folder."""
-
-    name: str
-    coordinates: tuple[str, ...]
-    exclude_spark_provided: bool = False
-    """Drop jars that the pyspark wheel already ships (same artifact name), to keep one version on the classpath."""
-
 
 KAFKA = ArtifactSet(
     "kafka",
@@ -44,17 +37,8 @@ KAFKA = ArtifactSet(
     ),
 )
 
-SPARK = ArtifactSet(
-    "spark",
-    (
-        f"org.apache.spark:spark-sql-kafka-0-10_{SCALA_BINARY}:{SPARK_VERSION}",
-        f"org.apache.iceberg:iceberg-spark-runtime-4.0_{SCALA_BINARY}:{ICEBERG_VERSION}",
-        f"org.apache.iceberg:iceberg-aws-bundle:{ICEBERG_VERSION}",
-        "org.xerial:sqlite-jdbc:3.53.4.0",
-        "org.postgresql:postgresql:42.7.8",
-    ),
-    exclude_spark_provided=True,
-)
+SPARK = SPARK_JARS
+"""The jars of every Spark application (defined with the sessions that locate them)."""
 
 ALL_SETS = (KAFKA, SPARK)
 
@@ -68,7 +52,7 @@ def spark_home() -> Path:
 
 def artifacts_dir(cache_dir: Path, artifact_set: ArtifactSet) -> Path:
     """Folder holding the jars of one artifact set (a classpath folder)."""
-    return cache_dir / "jars" / artifact_set.name
+    return artifact_set.folder(cache_dir)
 
 
 def _pom(artifact_set: ArtifactSet) -> str:
@@ -84,10 +68,6 @@ def _pom(artifact_set: ArtifactSet) -> str:
         f"<groupId>iot.platform</groupId><artifactId>jars-{artifact_set.name}</artifactId><version>1</version>"
         f"<packaging>pom</packaging><dependencies>{''.join(deps)}</dependencies></project>"
     )
-
-
-def _stamp(artifact_set: ArtifactSet) -> str:
-    return "\n".join(artifact_set.coordinates)
 
 
 def _artifact_name(jar: Path) -> str:
@@ -115,11 +95,9 @@ def ensure_artifacts(cache_dir: Path, artifact_set: ArtifactSet, log: Path | Non
     """
     target = artifacts_dir(cache_dir, artifact_set)
     stamp = target / ".resolved"
-    if stamp.exists() and stamp.read_text() == _stamp(artifact_set):
+    if stamp.exists() and stamp.read_text() == artifact_set.stamp:
         return target
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise DownloadError("mvn (Apache Maven) is not on PATH; install it (apt-get install maven) and retry")
+    mvn = _maven()
     log = log or cache_dir / f"mvn-{artifact_set.name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f"jars-{artifact_set.name}-", dir=cache_dir))
@@ -154,82 +132,92 @@ def ensure_artifacts(cache_dir: Path, artifact_set: ArtifactSet, log: Path | Non
             shutil.rmtree(target)
         target.parent.mkdir(parents=True, exist_ok=True)
         out_dir.rename(target)
-        stamp.write_text(_stamp(artifact_set))
+        stamp.write_text(artifact_set.stamp)
         return target
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-PLATFORM_SOURCES = Path(__file__).resolve().parent.parent / "jvm"
-"""Java sources of the platform's own Spark functions (compiled against the pinned pyspark's jars)."""
-
-
-def platform_jar(cache_dir: Path, java_home: str | None = None) -> Path:
-    """The platform's own Spark functions as a jar, compiled once per source version with ``javac``.
+def platform_jar(cache_dir: Path, java_home: str | None = None, module: Path = PLATFORM_MODULE) -> Path:
+    """The platform's own Spark functions as a jar in the cache, built once per source version with Maven.
 
     Args:
         cache_dir: The platform's download cache (``Settings.cache_dir``).
-        java_home: The JDK whose ``javac`` to use (default: ``JAVA_HOME``, else ``javac`` on PATH).
+        java_home: The JDK Maven compiles with (default: ``JAVA_HOME``, else ``javac`` on PATH).
+        module: The Maven module (default: the checkout's ``jvm/``). An installed package without it keeps the jar
+            its image build prepared.
 
     Returns:
-        The jar's path (named after a hash of the sources, so an upgrade compiles a new one).
+        The jar's path (named after a digest of the sources, so an upgrade builds a new one).
 
     Raises:
-        StackError: no ``javac`` (a JDK 17) is found, or the sources do not compile.
+        StackError: no JDK 17 or no ``mvn`` is found, or the module does not build (the message names the log).
     """
-    sources = sorted(PLATFORM_SOURCES.rglob("*.java"))
-    digest = hashlib.sha256(SPARK_VERSION.encode())
-    for source in sources:
-        digest.update(source.relative_to(PLATFORM_SOURCES).as_posix().encode())
-        digest.update(source.read_bytes())
-    target = cache_dir / "jars" / "platform" / f"iot-platform-spark-{digest.hexdigest()[:16]}.jar"
+    if not (module / "pom.xml").exists():
+        return locate_platform_jar(cache_dir, module)
+    target = platform_jar_path(cache_dir, module)
     if target.exists():
         return target
-    javac = _jdk_tool(
-        "javac",
-        java_home,
-        "no javac found to compile the platform's Spark functions: install a JDK 17 "
-        "(apt-get install openjdk-17-jdk-headless) or set IOT_JAVA_HOME to one",
-    )
+    env = _maven_environment(java_home)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix="jars-platform-", dir=target.parent))
+    log = cache_dir / "mvn-platform.log"
     try:
-        classes = staging / "classes"
         cmd = [
-            javac,
-            "--release",
-            "17",
-            "-nowarn",
-            "-encoding",
-            "UTF-8",
-            "-cp",
-            str(spark_home() / "jars" / "*"),
-            "-d",
-            str(classes),
-            *map(str, sources),
+            _maven(),
+            "-B",
+            "-q",
+            "-f",
+            str(module / "pom.xml"),
+            f"-Dmaven.repo.local={cache_dir / 'm2'}",
+            f"-Dplatform.build.directory={staging / 'target'}",
+            "-DskipTests",  # the module's tests run in `make test`; preparing a stack only packages
+            "package",
         ]
-        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        with log.open("w") as handle:
+            result = subprocess.run(cmd, stdout=handle, stderr=subprocess.STDOUT, env=env, check=False)
         if result.returncode != 0:
-            raise StackError(f"the platform's Spark functions did not compile: {result.stderr.strip()[:2000]}")
-        built = staging / target.name
-        with zipfile.ZipFile(built, "w", zipfile.ZIP_DEFLATED) as jar:
-            jar.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\nCreated-By: iot-platform\r\n\r\n")
-            for item in sorted(classes.rglob("*.class")):
-                jar.write(item, item.relative_to(classes).as_posix())
-        built.replace(target)  # atomic: a process compiling at the same time finds a whole jar or none
-        for old in target.parent.glob("iot-platform-spark-*.jar"):
-            if old != target:
-                old.unlink(missing_ok=True)
+            errors = [line for line in log.read_text().splitlines() if "ERROR" in line][:3]
+            reason = "; ".join(errors) or f"mvn exit {result.returncode}"
+            raise StackError(f"the platform's Spark functions did not build ({reason}); see {log}")
+        built = next((staging / "target").glob("*.jar"))
+        # Atomic: a process building at the same time finds a whole jar or none. Jars of other source versions
+        # stay: stacks of other checkouts may share this cache and run them.
+        built.replace(target)
         return target
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def spark_jars(cache_dir: Path, java_home: str | None = None) -> list[str]:
-    """Jar paths for ``spark.jars`` (Kafka source, Iceberg runtime, JDBC drivers, the platform's functions),
-    resolving or compiling them if needed (``java_home``: see :func:`platform_jar`)."""
-    folder = ensure_artifacts(cache_dir, SPARK)
-    return sorted(str(jar) for jar in folder.glob("*.jar")) + [str(platform_jar(cache_dir, java_home))]
+def _maven() -> str:
+    """``mvn`` from PATH (DownloadError saying how to install it if missing)."""
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise DownloadError("mvn (Apache Maven) is not on PATH; install it (apt-get install maven) and retry")
+    return mvn
+
+
+def _maven_environment(java_home: str | None) -> dict[str, str]:
+    """The environment Maven runs in: ``JAVA_HOME`` set to a JDK (one with ``javac``)."""
+    javac = _jdk_tool(
+        "javac",
+        java_home,
+        "no javac found to build the platform's Spark functions: install a JDK 17 "
+        "(apt-get install openjdk-17-jdk-headless) or set IOT_JAVA_HOME to one",
+    )
+    return {**os.environ, "JAVA_HOME": str(Path(javac).resolve().parent.parent)}
+
+
+def prepare_spark_jars(cache_dir: Path, java_home: str | None = None) -> list[str]:
+    """Resolve and build every jar Spark sessions locate (:func:`iot_platform.clients.spark.spark_jars`).
+
+    Raises:
+        DownloadError: the registry cannot serve a jar.
+        StackError: the platform's jar cannot be built.
+    """
+    ensure_artifacts(cache_dir, SPARK)
+    platform_jar(cache_dir, java_home)
+    return spark_jars(cache_dir)
 
 
 def kafka_classpath(cache_dir: Path) -> str:

@@ -60,6 +60,8 @@ class Stack:
             folder.mkdir(parents=True, exist_ok=True)
         artifacts.java_executable(self.settings.java_home)
         chosen = self.select(only, without)
+        if any(service.name == "spark-master" for service in chosen):  # sessions only locate the jars: build them now
+            artifacts.prepare_spark_jars(self.settings.cache_dir, self.settings.java_home)
         if not only:  # a full `up`: what it leaves out is off on purpose, and status says so
             for service in self.services:
                 service.mark_off(service not in chosen)

@@ -446,7 +446,7 @@ def canonical_reading_function(spark: SparkSession) -> Callable[[Column], Column
     except Exception as exc:  # py4j and analysis errors alike: the class cannot be loaded
         raise RuntimeError(
             f"this Spark session cannot load {CANONICAL_READING_CLASS}: start it with the platform's jars in "
-            "spark.jars (iot_platform.resources.spark.spark_conf adds them)"
+            "spark.jars (iot_platform.clients.spark.spark_conf adds them)"
         ) from exc
     return lambda column: F.call_udf(CANONICAL_READING_FUNCTION, column)
 

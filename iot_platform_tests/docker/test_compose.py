@@ -559,6 +559,31 @@ def test_dockerfile_copies_files_that_are_in_the_build_context() -> None:
         assert dockerignore_excludes(patterns, secret_file), f"{secret_file} would be sent to the image build"
 
 
+def test_the_image_build_prepares_the_platform_jar_and_the_runtime_compiles_nothing() -> None:
+    """The build stage fetches from a source tree with ``jvm/`` beside the package (where the platform looks for
+    its Maven module), so the jar is built into the cache the runtime stage copies; the runtime has no compiler."""
+    stages: list[list[tuple[str, str]]] = []
+    for keyword, args in dockerfile_instructions(DOCKERFILE):
+        if keyword == "FROM":
+            stages.append([])
+        stages[-1].append((keyword, args))
+    build, runtime = stages[0], stages[-1]
+    copied = {
+        words[-1].rstrip("/"): words[0].rstrip("/")
+        for keyword, args in build
+        if keyword == "COPY" and not (words := args.split())[0].startswith("--")
+    }
+    assert copied.get("/src/jvm") == "jvm" and copied.get("/src/iot_platform") == "iot_platform"
+    fetches = [args for keyword, args in build if keyword == "RUN" and "iot-platform stack fetch" in args]
+    assert fetches and all("PYTHONPATH=/src " in args for args in fetches), "the fetch must import the source tree"
+    assert "openjdk-17-jdk-headless" in " ".join(args for keyword, args in build if keyword == "RUN")
+    runtime_installs = " ".join(args for keyword, args in runtime if keyword == "RUN")
+    assert "-jre-headless" in runtime_installs
+    assert not re.search(r"-jdk\b|\bmaven\b", runtime_installs), "the runtime stage installs a compiler"
+    cache = _dockerfile_env("IOT_CACHE_DIR")
+    assert any(keyword == "COPY" and args.split()[-1] == cache and "--from=build" in args for keyword, args in runtime)
+
+
 def _platform_commands() -> list[tuple[str, ...]]:
     """The ``iot-platform`` command lines (arguments after the program name) compose.yaml and the Dockerfile run."""
     found: set[tuple[str, ...]] = set()

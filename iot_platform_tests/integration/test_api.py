@@ -360,7 +360,7 @@ def adhoc_session(settings: Settings, name: str, cores: int) -> AbstractContextM
     It carries the platform's settings (jars, catalog) too: the first session fixes the JVM's classpath for the
     whole test process, and later tests run the platform's Spark jobs in it.
     """
-    from iot_platform.resources.spark import spark_session
+    from iot_platform.clients.spark import spark_session
 
     extra = {"spark.cores.max": str(cores), "spark.executor.cores": str(cores), "spark.executor.memory": "512m"}
     return spark_session(settings, name, extra)

@@ -167,7 +167,7 @@ CRASH_DURING_MERGE = textwrap.dedent(
     SparkSession.sql = dying_sql
     import datetime as dt
     from iot_platform.settings import load_settings
-    from iot_platform.resources.spark import spark_session
+    from iot_platform.clients.spark import spark_session
     from iot_platform.clients.iceberg import load_catalog
     from iot_platform.pipelines.hourly_stats import build_hourly_stats
     settings = load_settings()

@@ -148,7 +148,7 @@ CRASH_BEFORE_READINGS_COMMIT = textwrap.dedent(
     DataFrameWriterV2.option = recording_option
     DataFrameWriterV2.append = crashing_append
     from iot_platform.settings import load_settings
-    from iot_platform.resources.spark import spark_session
+    from iot_platform.clients.spark import spark_session
     from iot_platform.ingestion import run_ingestion
     settings = load_settings()
     with spark_session(settings, "iot-platform:ingest:crash-test") as spark:

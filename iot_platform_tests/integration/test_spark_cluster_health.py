@@ -130,7 +130,7 @@ def metrics_of(document: dict[str, Any]) -> dict[str, int]:
 
 APP_SCRIPT = """
 import sys, time
-from iot_platform.resources.spark import spark_session
+from iot_platform.clients.spark import spark_session
 from iot_platform.settings import load_settings
 with spark_session(load_settings(), sys.argv[1]) as spark:
     spark.range(1000).count()

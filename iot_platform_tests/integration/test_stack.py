@@ -15,8 +15,8 @@ import pytest
 
 from iot_platform import tables
 from iot_platform.clients.iceberg import catalog_from_properties, load_catalog
+from iot_platform.clients.spark import spark_session
 from iot_platform.errors import PortInUse
-from iot_platform.resources.spark import spark_session
 from iot_platform.settings import Settings
 from iot_platform.stack.process import group_members
 from iot_platform.stack.service import settings_environment

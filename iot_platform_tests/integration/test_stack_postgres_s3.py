@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from iot_platform.clients.iceberg import load_catalog
-from iot_platform.resources.spark import spark_session
+from iot_platform.clients.spark import spark_session
 from iot_platform.settings import Profile
 from iot_platform.stack.stack import Stack
 from iot_platform_tests.conftest import test_settings

@@ -12,7 +12,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from iot_platform.stack.artifacts import platform_jar
+from iot_platform.clients.spark import spark_jars
 from iot_platform_tests.conftest import test_settings
 from iot_platform_tests.transforms.reference import micros
 
@@ -29,13 +29,13 @@ KafkaRecord = Payload | tuple[int, int, Payload]
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
-    """One local Spark for all transform tests: 2 cores, few shuffle partitions, no UI, UTC session, and the
-    platform's own Spark functions."""
+    """One local Spark for all transform tests: 2 cores, few shuffle partitions, no UI, UTC session, and the jars of
+    platform sessions (all of them: the driver JVM keeps its first session's jars for later tests in this process)."""
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     session = (
         SparkSession.builder.master("local[2]")
         .appName("iot-platform-transform-tests")
-        .config("spark.jars", str(platform_jar(test_settings().cache_dir)))
+        .config("spark.jars", ",".join(spark_jars(test_settings().cache_dir)))
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "2")

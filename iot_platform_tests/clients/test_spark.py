@@ -1,0 +1,93 @@
+"""Spark sessions' settings and jars: every application gets the prepared jars, and a missing one says what to run."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from iot_platform.clients import spark as client
+from iot_platform.errors import StackError
+from iot_platform.settings import load_settings
+
+FETCH = r"run `iot-platform stack fetch`"
+
+
+def prepare(cache_dir: Path, module: Path = client.PLATFORM_MODULE) -> list[Path]:
+    """Stand-ins for what the stack prepares in ``cache_dir``: the Spark jar set and the platform's jar."""
+    folder = client.SPARK_JARS.folder(cache_dir)
+    folder.mkdir(parents=True)
+    jars = [folder / "spark-sql-kafka-0-10_2.13-4.0.0.jar", folder / "iceberg-spark-runtime-4.0_2.13-1.10.1.jar"]
+    for jar in jars:
+        jar.write_bytes(b"jar")
+    (folder / ".resolved").write_text(client.SPARK_JARS.stamp)
+    platform = client.platform_jar_path(cache_dir, module)
+    platform.parent.mkdir(parents=True)
+    platform.write_bytes(b"jar")
+    return [*sorted(jars), platform]
+
+
+def test_conf_holds_the_master_the_jars_the_catalog_and_utc(tmp_path: Path) -> None:
+    settings = load_settings(IOT_CACHE_DIR=tmp_path, spark_master_url="spark://master:7077", catalog_name="cat")
+    jars = prepare(tmp_path)
+
+    conf = client.spark_conf(settings, "iot-platform:ingest:run-1")
+
+    assert conf["spark.master"] == "spark://master:7077"
+    assert conf["spark.app.name"] == "iot-platform:ingest:run-1"
+    assert conf["spark.jars"].split(",") == [str(jar) for jar in jars]
+    assert conf["spark.sql.session.timeZone"] == "UTC"
+    assert conf["spark.sql.defaultCatalog"] == "cat"
+    assert conf["spark.sql.catalog.cat"] == "org.apache.iceberg.spark.SparkCatalog"
+    assert conf["spark.sql.shuffle.partitions"] == str(settings.spark_shuffle_partitions)
+    assert conf["spark.executor.memory"] == settings.spark_executor_memory
+
+
+def test_missing_spark_jars_say_to_fetch(tmp_path: Path) -> None:
+    with pytest.raises(StackError, match=f"Spark jars .* are not in {tmp_path}.*{FETCH}"):
+        client.spark_conf(load_settings(IOT_CACHE_DIR=tmp_path), "app")
+
+
+def test_jars_of_other_versions_are_not_used(tmp_path: Path) -> None:
+    prepare(tmp_path)
+    (client.SPARK_JARS.folder(tmp_path) / ".resolved").write_text("org.apache.spark:spark-sql-kafka-0-10_2.13:3.5.0")
+
+    with pytest.raises(StackError, match=FETCH):
+        client.spark_jars(tmp_path)
+
+
+def test_changed_platform_sources_need_a_new_build(tmp_path: Path) -> None:
+    module = tmp_path / "jvm"
+    shutil.copytree(client.PLATFORM_MODULE / "src" / "main", module / "src" / "main")
+    shutil.copy(client.PLATFORM_MODULE / "pom.xml", module)
+    built = prepare(tmp_path / "cache", module)[-1]
+    assert client.locate_platform_jar(tmp_path / "cache", module) == built
+
+    source = next(module.rglob("CanonicalReading.java"))
+    source.write_text(source.read_text() + "\n// changed\n")
+
+    assert client.platform_jar_path(tmp_path / "cache", module) != built
+    with pytest.raises(StackError, match=f"not built for these sources .*{FETCH}"):
+        client.locate_platform_jar(tmp_path / "cache", module)
+
+
+def test_without_sources_the_prepared_jar_is_used(tmp_path: Path) -> None:
+    """An installed image has the jar its build prepared, not the module it came from."""
+    no_module = tmp_path / "site-packages" / "jvm"
+    folder = tmp_path / "cache" / "jars" / "platform"
+    with pytest.raises(StackError, match=f"no jar in {folder}.*{FETCH}"):
+        client.locate_platform_jar(tmp_path / "cache", no_module)
+
+    folder.mkdir(parents=True)
+    jar = folder / "iot-platform-spark-0123456789abcdef.jar"
+    jar.write_bytes(b"jar")
+
+    assert client.locate_platform_jar(tmp_path / "cache", no_module) == jar
+
+
+def test_the_module_compiles_against_the_pinned_spark() -> None:
+    pom = (client.PLATFORM_MODULE / "pom.xml").read_text()
+
+    assert f"<spark.version>{client.SPARK_VERSION}</spark.version>" in pom
+    assert f"<scala.binary.version>{client.SCALA_BINARY}</scala.binary.version>" in pom
