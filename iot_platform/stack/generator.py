@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from iot_platform.stack.service import Health, Service, venv_bin
+from iot_platform.generator.command import live_command
+from iot_platform.stack.service import Health, Service
 
 
 class Generator(Service):
@@ -14,7 +15,7 @@ class Generator(Service):
         return {"topic": self.settings.kafka_topic}
 
     def command(self) -> list[str]:
-        return [venv_bin("iot-platform"), "generator", "run"]
+        return live_command()
 
     def health(self) -> Health:
         return Health(True, "producing")
