@@ -28,14 +28,14 @@ def test_rate_is_new_messages_over_elapsed_seconds() -> None:
 
 
 class FakeTopic(KafkaResource):
-    """The readings topic with fixed watermarks, or down when it has none."""
+    """The readings topic: one partition holding ``high`` messages, or down when ``high`` is None."""
 
-    offsets: dict[int, tuple[int, int]] | None = None
+    high: int | None = None
 
     def watermarks(self, timeout_s: float = 10.0) -> dict[int, tuple[int, int]]:
-        if self.offsets is None:
+        if self.high is None:
             raise ServiceUnavailable("Kafka", f"{self.bootstrap_servers}: connection refused")
-        return self.offsets
+        return {0: (0, self.high)}
 
 
 def evaluate(kafka: KafkaResource) -> SensorResult | SkipReason:
@@ -46,7 +46,7 @@ def evaluate(kafka: KafkaResource) -> SensorResult | SkipReason:
 
 
 def test_the_sensor_observes_the_topic_of_its_kafka_resource() -> None:
-    result = evaluate(FakeTopic(bootstrap_servers="kafka.test:9092", topic="readings", offsets={0: (0, 10)}))
+    result = evaluate(FakeTopic(bootstrap_servers="kafka.test:9092", topic="readings", high=10))
     assert isinstance(result, SensorResult) and result.asset_events
     assert json.loads(result.cursor or "{}")["total"] == 10
 
