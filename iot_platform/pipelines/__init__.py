@@ -1,0 +1,1 @@
+"""The Spark work of each asset, without Dagster: each pipeline plans, reads, transforms and writes."""
