@@ -45,6 +45,11 @@ KAFKA_CONSUMER_OPTIONS = {
 """Consumer settings for reading a backlog: large fetches and polls (Kafka's defaults poll 500 records at a time,
 which makes the read about a third slower)."""
 
+EXCLUDED_RULES = "spark.sql.adaptive.optimizer.excludedRules"
+KEEP_EMPTY_STAGES = "org.apache.spark.sql.execution.adaptive.AQEPropagateEmptyRelation"
+"""Adaptive rule excluded during a run's first pass: when the batch holds no canonical reading it would replace the
+plan by an empty one, dropping the batch's observed counts, and waiting for them would never end."""
+
 BACKLOG_RECORDS = 200_000
 """Above this many records, the read splits Kafka partitions' offset ranges over more Spark tasks."""
 
@@ -109,9 +114,6 @@ def judged_batch(
     Yields:
         The judged batch.
     """
-    spark = raw.sparkSession
-    compressed = spark.conf.get(CACHE_COMPRESSION, "true") or "true"
-    spark.conf.set(CACHE_COMPRESSION, "false")
     kept: list[DataFrame] = []
 
     def keep(frame: DataFrame) -> DataFrame:
@@ -121,11 +123,27 @@ def judged_batch(
         return frame
 
     try:
-        yield _judge(raw, topic, keep, fast_path, Progress(log))
+        with session_conf(raw.sparkSession, {CACHE_COMPRESSION: "false"}):
+            yield _judge(raw, topic, keep, fast_path, Progress(log))
     finally:
         for frame in reversed(kept):
             frame.unpersist()
-        spark.conf.set(CACHE_COMPRESSION, compressed)
+
+
+@contextmanager
+def session_conf(spark: SparkSession, values: dict[str, str]) -> Iterator[None]:
+    """Run a block with runtime settings of ``spark`` changed, then restore them (unset if they were unset)."""
+    before = {key: spark.conf.get(key, None) for key in values}
+    for key, value in values.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, previous in before.items():
+            if previous is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, previous)
 
 
 @contextmanager
@@ -141,24 +159,28 @@ def _judge(
     from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
+    spark = raw.sparkSession
     counted = Observation("batch")
-    batch = keep(
-        compact_batch(read_canonical(raw, fast_path=fast_path)).observe(
-            counted,
-            F.count(F.lit(1)).alias("records"),
-            F.count(F.when(F.col("canonical"), F.lit(1))).alias("canonical"),
-            # Event-time bounds as epoch microseconds: collected datetimes would be in the driver's time zone.
-            F.min(F.unix_micros("event_time")).alias("lo"),
-            F.max(F.unix_micros("event_time")).alias("hi"),
+    excluded = spark.conf.get(EXCLUDED_RULES, None)
+    # (Plans are fixed when a frame is persisted: the rule stays excluded until the counts are in.)
+    with session_conf(spark, {EXCLUDED_RULES: ",".join(filter(None, (excluded, KEEP_EMPTY_STAGES)))}):
+        batch = keep(
+            compact_batch(read_canonical(raw, fast_path=fast_path)).observe(
+                counted,
+                F.count(F.lit(1)).alias("records"),
+                F.count(F.when(F.col("canonical"), F.lit(1))).alias("canonical"),
+                # Event-time bounds as epoch microseconds: collected datetimes would be in the driver's time zone.
+                F.min(F.unix_micros("event_time")).alias("lo"),
+                F.max(F.unix_micros("event_time")).alias("hi"),
+            )
         )
-    )
-    records = expand_batch(batch, topic)
-    readings = canonical_readings(records)
-    # The first pass reads Kafka, keeps the batch, counts it and finds the keys of readings with copies (one hash
-    # aggregation; only the readings with such a key are sorted, below).
-    keys = keep(shared_keys(readings))
-    shared = keys.count()
-    seen: dict[str, Any] = counted.get
+        records = expand_batch(batch, topic)
+        readings = canonical_readings(records)
+        # The first pass reads Kafka, keeps the batch, counts it and finds the keys of readings with copies (one
+        # hash aggregation; only the readings with such a key are sorted, below).
+        keys = keep(shared_keys(readings))
+        shared = keys.count()
+        seen: dict[str, Any] = counted.get
     result = JudgedBatch(valid=readings, records=int(seen["records"]), valid_count=int(seen["canonical"]))
     span: list[tuple[int, int]] = [(seen["lo"], seen["hi"])] if result.valid_count else []
     other_count = result.records - result.valid_count
