@@ -1,7 +1,10 @@
 """Ingestion throughput on a Kafka backlog: the platform's exactly-once ingestion vs the old streaming design.
 
-Both run in one process against the same broker and the same backlog, on a private stack:
-- platform: `run_ingestion` (offsets in the Iceberg snapshot, strict parsing, rejects, de-duplication);
+Three runs in one process against the same broker and the same backlog, on a private stack:
+- platform, Java reader: `run_ingestion` (offsets in the Iceberg snapshot, strict parsing with the platform's
+  reader of the canonical layout, rejects, de-duplication);
+- platform, JSON only: the same run with Spark's JSON functions parsing every record (`fast_path=False`), on
+  emptied readings tables;
 - old design: Structured Streaming with the availableNow trigger and a checkpoint folder, `from_json` parsing,
   appending the parsed readings to an Iceberg table.
 Targets: >= 200,000 readings/s and >= 1.0x the old design on 2 cores.
@@ -19,10 +22,14 @@ import time
 
 from support import REPO, PeakMemory, bench_stack
 
+from iot_platform import tables
+from iot_platform.clients.iceberg import load_catalog
+from iot_platform.clients.kafka import topic_watermarks
 from iot_platform.clients.spark import spark_session
 from iot_platform.generator.cli import backfill_command
 from iot_platform.generator.sensors_config import load_sensor_set
-from iot_platform.ingestion import run_ingestion
+from iot_platform.pipelines.sensor_readings.result import IngestionResult
+from iot_platform.pipelines.sensor_readings.run import run_ingestion
 from iot_platform.settings import Settings
 
 MEMORY_OF = ("org.apache.spark.executor", "pyspark-shell", "bench/ingestion.py")
@@ -100,8 +107,30 @@ def warm_up(spark, settings) -> None:  # type: ignore[no-untyped-def]
     spark.sql("INSERT INTO iot.bench_warm_up VALUES (1)")
 
 
+def platform_run(settings: Settings, fast_path: bool) -> tuple[float, IngestionResult, float]:
+    """One platform ingestion of the whole backlog into emptied readings tables: seconds, result, peak MiB."""
+    label = "java reader" if fast_path else "json only"
+    with PeakMemory(*MEMORY_OF) as memory, spark_session(settings, f"iot-platform:bench:ingestion-{label}") as spark:
+        for table in (tables.SENSOR_READINGS, tables.REJECTED_READINGS):
+            spark.sql(f"DROP TABLE IF EXISTS {table} PURGE")
+        spark.range(1).count()
+        began = time.monotonic()
+        result = run_ingestion(
+            spark,
+            load_catalog(settings),
+            lambda: topic_watermarks(settings.bootstrap_servers, settings.kafka_topic),
+            topic=settings.kafka_topic,
+            bootstrap_servers=settings.bootstrap_servers,
+            run_id=f"bench-{label.replace(' ', '-')}",
+            fast_path=fast_path,
+            log=lambda line: print(f"  platform ({label}): {line}", flush=True),
+        )
+        seconds = time.monotonic() - began
+    return seconds, result, memory.peak_mib
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--readings", type=int, default=10_000_000)
     parser.add_argument(
         "--old-design-first", action="store_true", help="Run the old design before the platform (order check)."
@@ -110,8 +139,8 @@ def main() -> None:
     with bench_stack("ingestion") as settings:
         produce_s = publish_backlog(settings, args.readings)
         print(f"backlog: {args.readings:,} readings published in {produce_s:.1f} s", flush=True)
-        # Each design runs in its own Spark application (a fresh executor JVM, as a scheduled run gets), timed
-        # from its first read to its last commit; a warm-up application loads the driver's classes first.
+        # Each run gets its own Spark application (a fresh executor JVM, as a scheduled run gets), timed from its
+        # first read to its last commit; a warm-up application loads the driver's classes first.
         with PeakMemory(*MEMORY_OF) as memory:
             with spark_session(settings, "iot-platform:bench:warm-up") as spark:
                 warm_up(spark, settings)
@@ -123,33 +152,28 @@ def main() -> None:
 
             if args.old_design_first:
                 old_s, old_rows = run_old()
-            with (
-                PeakMemory(*MEMORY_OF) as platform_memory,
-                spark_session(settings, "iot-platform:bench:ingestion") as spark,
-            ):
-                spark.range(1).count()
-                began = time.monotonic()
-                result = run_ingestion(
-                    spark, settings, "bench", log=lambda line: print(f"  platform: {line}", flush=True)
-                )
-                new_s = time.monotonic() - began
-            new_peak = platform_memory.peak_mib
+            java_s, java, java_peak = platform_run(settings, fast_path=True)
+            json_s, json_only, json_peak = platform_run(settings, fast_path=False)
             if not args.old_design_first:
                 old_s, old_rows = run_old()
-        new_rate = result.readings_in / new_s
-        old_rate = old_rows / old_s
-        print(
-            f"platform ingestion: {result.readings_in:,} records -> {result.stored:,} stored in {new_s:.1f} s "
-            f"= {new_rate:,.0f} readings/s (target >= 200,000)"
-        )
+        java_rate, json_rate, old_rate = java.readings_in / java_s, json_only.readings_in / json_s, old_rows / old_s
+        for label, result, seconds, rate in (
+            ("java reader", java, java_s, java_rate),
+            ("json only", json_only, json_s, json_rate),
+        ):
+            print(
+                f"platform ingestion ({label}): {result.readings_in:,} records -> {result.stored:,} stored in "
+                f"{seconds:.1f} s = {rate:,.0f} readings/s (target >= 200,000)"
+            )
         print(
             f"old design (streaming, availableNow, checkpoint): {old_rows:,} rows in {old_s:.1f} s "
             f"= {old_rate:,.0f} readings/s"
         )
-        print(f"ratio platform/old: {new_rate / old_rate:.2f} (target >= 1.0)")
+        print(f"ratio java reader/json only: {java_rate / json_rate:.2f}")
+        print(f"ratio platform/old: {java_rate / old_rate:.2f} (target >= 1.0)")
         print(
-            f"peak memory (driver + executor + python), platform run: {new_peak:,.0f} MiB; whole bench: "
-            f"{memory.peak_mib:,.0f} MiB"
+            f"peak memory (driver + executor + python): platform runs {java_peak:,.0f} MiB (java reader), "
+            f"{json_peak:,.0f} MiB (json only); whole bench: {memory.peak_mib:,.0f} MiB"
         )
 
 

@@ -24,11 +24,11 @@ from dagster import (
 )
 from pydantic import Field
 
-from iot_platform.assets.sensor_readings import SENSOR_READINGS, SPARK_POOL, ingestion_metadata
+from iot_platform.assets.sensor_readings import SENSOR_READINGS, SPARK_POOL, ingest, ingestion_metadata
 from iot_platform.clients.spark_master import spark_app_name
-from iot_platform.ingestion import run_ingestion
 from iot_platform.pipelines.hourly_stats import HourlyResult, build_hourly_stats
 from iot_platform.resources.iceberg import IcebergResource
+from iot_platform.resources.kafka import KafkaResource
 from iot_platform.resources.spark import SparkResource
 from iot_platform.resources.spark_master import SparkMasterResource
 from iot_platform.settings import Settings
@@ -194,13 +194,13 @@ def build_hourly_stats_asset(settings: Settings, partitions_def: PartitionsDefin
         config: HourlyStatsConfig,
         spark: SparkResource,
         spark_master: SparkMasterResource,
+        kafka: KafkaResource,
         iceberg: IcebergResource,
     ) -> Iterator[MaterializeResult | AssetMaterialization]:
         """Hourly statistics per sensor (Iceberg `iot.hourly_stats`): average, minimum, maximum, sample standard
         deviation and count of the valid, de-duplicated readings of each UTC hour. Each run replaces exactly the
         rows of its hours in one commit, so re-runs and backfills never duplicate; hours that receive late readings
         are rebuilt automatically by the `late_data_sensor`."""
-        current = spark.settings()
         window = context.partition_time_window
         start, end = window.start.astimezone(dt.UTC), window.end.astimezone(dt.UTC)
         spark_master.require_alive()
@@ -208,7 +208,7 @@ def build_hourly_stats_asset(settings: Settings, partitions_def: PartitionsDefin
         with spark.session(spark_app_name("hourly_stats", context.run.run_id)) as session:
             app_id = session.sparkContext.applicationId
             if config.ingest_first:
-                ingested = run_ingestion(session, current, context.run.run_id, log=context.log.info)
+                ingested = ingest(context, session, kafka, iceberg)
                 if ingested.readings_in or ingested.gaps:
                     readings_meta, _ = ingestion_metadata(ingested, app_id)
                     yield AssetMaterialization(asset_key=SENSOR_READINGS, metadata=readings_meta)

@@ -66,12 +66,6 @@ class SparkResource(ConfigurableResource):
     def setup_for_execution(self, context: InitResourceContext) -> None:
         self._jars = spark_jars(Path(self.cache_dir))  # a missing jar fails the run before any Spark work
 
-    def settings(self) -> Settings:
-        """The platform's settings of the process running the step (for the pipelines that take them whole)."""
-        from iot_platform.settings import load_settings
-
-        return load_settings()
-
     def conf(self, app_name: str) -> dict[str, str]:
         """Every Spark setting of the application ``app_name``, secrets included.
 

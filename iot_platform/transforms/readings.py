@@ -707,6 +707,150 @@ def later_copies(readings: DataFrame, keys: DataFrame) -> DataFrame:
     return number_copies(candidates).where(F.col("_copy") > 1).select("topic", "partition", "offset")
 
 
+def compact_batch(read: DataFrame) -> DataFrame:
+    """What ingestion keeps of :func:`read_canonical`'s output while a run uses it: small in memory.
+
+    The reading's strings are kept as bytes (Spark's cache computes no per-value bounds for binary columns, and the
+    casts between bytes and strings copy nothing); the Kafka time only for records that are not canonical; the
+    topic not at all (it is the same for every record).
+
+    Args:
+        read: :func:`read_canonical`'s output.
+
+    Returns:
+        ``canonical``, the six reading columns (strings as binary), ``partition``, ``offset``, ``kafka_timestamp``
+        and ``record_value``.
+    """
+    canonical = F.col("canonical")
+    return read.select(
+        "canonical",
+        *(F.col(name).cast("binary") if name in CANONICAL_STRINGS else F.col(name) for name in READING_COLUMNS[:6]),
+        "partition",
+        "offset",
+        F.when(~canonical, F.col("kafka_timestamp")).alias("kafka_timestamp"),
+        "record_value",
+    )
+
+
+def expand_batch(batch: DataFrame, topic: str) -> DataFrame:
+    """:func:`compact_batch`'s rows with their strings and topic back: the columns of ``CANONICAL_COLUMNS``.
+
+    Args:
+        batch: :func:`compact_batch`'s output.
+        topic: The topic every record was read from.
+
+    Returns:
+        Rows :func:`judge_records` and :func:`canonical_readings` take.
+    """
+    return batch.withColumns({name: F.col(name).cast("string") for name in CANONICAL_STRINGS}).withColumn(
+        "topic", F.lit(topic)
+    )
+
+
+def canonical_readings(records: DataFrame) -> DataFrame:
+    """The readings the canonical reader proved valid, with ``READING_COLUMNS``.
+
+    Args:
+        records: Rows with ``CANONICAL_COLUMNS`` (e.g. :func:`expand_batch`'s output).
+    """
+    return records.where(F.col("canonical")).select(*READING_COLUMNS)
+
+
+def non_canonical(records: DataFrame) -> DataFrame:
+    """The records the canonical reader did not prove valid: those :func:`judge_records` must judge.
+
+    Args:
+        records: Rows with ``CANONICAL_COLUMNS``.
+    """
+    return records.where(~F.col("canonical"))
+
+
+def judged_valid(judged: DataFrame) -> DataFrame:
+    """The valid readings among :func:`judge_records`' output, with ``READING_COLUMNS``.
+
+    Args:
+        judged: Rows with ``PARSED_COLUMNS``.
+    """
+    return judged.where(F.col("reason").isNull()).select(*READING_COLUMNS)
+
+
+def without_copies(readings: DataFrame, copies: DataFrame) -> DataFrame:
+    """``readings`` less the rows ``copies`` names by (``topic``, ``partition``, ``offset``).
+
+    Args:
+        readings: Rows with ``READING_COLUMNS``.
+        copies: :func:`later_copies`' output over the same readings.
+    """
+    return readings.join(copies, ["topic", "partition", "offset"], "left_anti")
+
+
+def not_stored(readings: DataFrame, stored: DataFrame) -> DataFrame:
+    """The readings whose (``sensor_id``, ``event_time``) is not among ``stored``'s.
+
+    Args:
+        readings: Rows with ``sensor_id`` and ``event_time``.
+        stored: Rows with ``sensor_id`` and ``event_time`` (other columns are ignored).
+    """
+    return readings.join(stored.select("sensor_id", "event_time"), ["sensor_id", "event_time"], "left_anti")
+
+
+def stored_readings(readings: DataFrame, ingested_at: dt.datetime) -> DataFrame:
+    """Readings in the columns of ``iot.sensor_readings``, in order.
+
+    Args:
+        readings: Rows with ``READING_COLUMNS``.
+        ingested_at: When the run read them (timezone-aware).
+
+    Raises:
+        ValueError: ``ingested_at`` has no time zone.
+    """
+    return readings.select(
+        "sensor_id",
+        "sensor_type",
+        "location",
+        "value",
+        "unit",
+        "event_time",
+        F.col("topic").alias("kafka_topic"),
+        F.col("partition").alias("kafka_partition"),
+        F.col("offset").alias("kafka_offset"),
+        _instant_literal(ingested_at, "ingested_at").alias("ingested_at"),
+    )
+
+
+def new_rejected_records(rejected: DataFrame, stored: DataFrame, rejected_at: dt.datetime) -> DataFrame:
+    """Rejected records in the columns of ``iot.rejected_readings``, less those ``stored`` already holds.
+
+    Keyed by (topic, partition, offset), so a retried run stores each rejected record once.
+
+    Args:
+        rejected: Rows with ``REJECTED_COLUMNS`` (e.g. ``split_valid_rejected``'s ``rejected``).
+        stored: Rows of ``iot.rejected_readings`` (only ``kafka_topic``, ``kafka_partition``, ``kafka_offset`` read).
+        rejected_at: When the run rejected them (timezone-aware).
+
+    Raises:
+        ValueError: ``rejected_at`` has no time zone.
+    """
+    key = ["kafka_topic", "kafka_partition", "kafka_offset"]
+    return (
+        rejected.withColumn("rejected_at", _instant_literal(rejected_at, "rejected_at"))
+        .withColumnRenamed("topic", "kafka_topic")
+        .withColumnRenamed("partition", "kafka_partition")
+        .withColumnRenamed("offset", "kafka_offset")
+        .join(stored.select(*key), key, "left_anti")
+        .select(
+            "raw_payload",
+            "kafka_topic",
+            "kafka_partition",
+            "kafka_offset",
+            "kafka_timestamp",
+            "reason",
+            "detail",
+            "rejected_at",
+        )
+    )
+
+
 def event_hours(readings: DataFrame) -> DataFrame:
     """The distinct UTC hours the readings' event times fall in.
 

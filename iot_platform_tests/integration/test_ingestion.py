@@ -15,8 +15,8 @@ import pytest
 
 from iot_platform import offsets, tables
 from iot_platform.clients.iceberg import load_catalog
-from iot_platform.ingestion import committed_offsets
 from iot_platform.jobs import INGEST_JOB
+from iot_platform.pipelines.sensor_readings.plan import committed_offsets
 from iot_platform.settings import Settings
 from iot_platform.stack.service import settings_environment
 from iot_platform_tests.conftest import REPO_ROOT
@@ -148,11 +148,20 @@ CRASH_BEFORE_READINGS_COMMIT = textwrap.dedent(
     DataFrameWriterV2.option = recording_option
     DataFrameWriterV2.append = crashing_append
     from iot_platform.settings import load_settings
+    from iot_platform.clients.iceberg import load_catalog
+    from iot_platform.clients.kafka import topic_watermarks
     from iot_platform.clients.spark import spark_session
-    from iot_platform.ingestion import run_ingestion
+    from iot_platform.pipelines.sensor_readings.run import run_ingestion
     settings = load_settings()
     with spark_session(settings, "iot-platform:ingest:crash-test") as spark:
-        run_ingestion(spark, settings, "crash-test")
+        run_ingestion(
+            spark,
+            load_catalog(settings),
+            lambda: topic_watermarks(settings.bootstrap_servers, settings.kafka_topic),
+            topic=settings.kafka_topic,
+            bootstrap_servers=settings.bootstrap_servers,
+            run_id="crash-test",
+        )
     sys.exit(0)
     """
 )

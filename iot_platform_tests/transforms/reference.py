@@ -7,7 +7,9 @@ fractions), so a mismatch points at the Spark code.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
+import re
 import statistics
 from collections import defaultdict
 from typing import Any
@@ -65,3 +67,80 @@ def reference_hourly_stats(readings: list[dict[str, Any]]) -> list[dict[str, Any
             }
         )
     return rows
+
+
+READING_FIELDS = ("sensor_id", "sensor_type", "location", "value", "unit", "timestamp")
+_ACCEPTED_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
+"""The accepted timestamp form, less the ``+hhmm`` and ``+hh`` offsets this reference does not read."""
+
+
+def reference_judge(value: bytes | None) -> tuple[dict[str, Any] | None, str | None]:
+    """A Kafka record value judged by the contract: ``(reading, None)`` or ``(None, reason code)``.
+
+    Covers records without a key repeated inside a field's object, without integers too large for a double, and
+    with timestamps ending in ``Z`` or ``+hh:mm``.
+    """
+    if value is None or not value.strip(b" \t\r\n"):
+        return None, "empty_payload"
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, "invalid_utf8"
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return None, "not_json"
+    if not isinstance(doc, dict):
+        return None, "not_object"
+    if any(name not in doc for name in READING_FIELDS):
+        return None, "missing_field"
+    number = doc["value"]
+    strings = [doc[name] for name in READING_FIELDS if name != "value"]
+    if isinstance(number, bool) or not isinstance(number, int | float) or not all(isinstance(s, str) for s in strings):
+        return None, "wrong_type"
+    if not math.isfinite(float(number)):
+        return None, "non_finite_value"
+    event_time = _instant(doc["timestamp"])
+    if event_time is None:
+        return None, "bad_timestamp"
+    reading = {name: doc[name] for name in READING_FIELDS if name != "timestamp"}
+    return {**reading, "value": float(number), "event_time": event_time}, None
+
+
+def _instant(text: str) -> dt.datetime | None:
+    match = _ACCEPTED_TIMESTAMP.match(text)
+    if match is None:
+        return None
+    fraction = match.group(1) or ""
+    zone = "+00:00" if match.group(2) == "Z" else match.group(2)
+    try:
+        return dt.datetime.fromisoformat(text[:19] + fraction[:7] + zone).astimezone(dt.UTC)
+    except ValueError:
+        return None
+
+
+def reference_batch(
+    records: list[tuple[int, int, bytes | None]],
+) -> tuple[list[dict[str, Any]], list[tuple[int, int, str]], list[tuple[int, int]]]:
+    """A batch of ``(partition, offset, value)`` records judged and de-duplicated.
+
+    Returns:
+        The valid readings kept (the copy read first, lowest partition then offset, of each sensor and event time)
+        with their ``partition`` and ``offset``; the rejected records as ``(partition, offset, reason)``; the later
+        copies dropped as ``(partition, offset)``. Each sorted by partition and offset.
+    """
+    kept: dict[tuple[str, dt.datetime], dict[str, Any]] = {}
+    rejected = []
+    copies = []
+    for partition, offset, value in sorted(records, key=lambda r: (r[0], r[1])):
+        reading, reason = reference_judge(value)
+        if reading is None:
+            rejected.append((partition, offset, str(reason)))
+            continue
+        key = (reading["sensor_id"], reading["event_time"])
+        if key in kept:
+            copies.append((partition, offset))
+        else:
+            kept[key] = {**reading, "partition": partition, "offset": offset}
+    valid = sorted(kept.values(), key=lambda r: (r["partition"], r["offset"]))
+    return valid, rejected, copies
