@@ -1,4 +1,4 @@
-"""Dagster as the API sees it: launch, inspect and stop runs and partition backfills of the platform's jobs.
+"""Dagster as a plain client: launch, inspect and stop runs and partition backfills; read daemon heartbeats.
 
 Single runs go through the official :class:`dagster_graphql.DagsterGraphQLClient`; what it has no method for
 (partition backfills, run details, readiness) goes through raw GraphQL against the same webserver. Every
@@ -10,8 +10,10 @@ reached, :class:`~iot_platform.errors.NotFound`, :class:`~iot_platform.api.error
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -517,3 +519,16 @@ class GraphQLDagsterClient:
         if kind != "CancelBackfillSuccess":
             raise UpstreamError(SERVICE_NAME, f"canceling backfill {backfill_id}: {result.get('message', kind)}")
         return self.backfill(backfill_id)
+
+
+def daemon_heartbeats(dagster_home: Path) -> dict[str, float]:
+    """The last heartbeat (epoch seconds) of each Dagster daemon, read from the instance's storage.
+
+    Args:
+        dagster_home: The instance folder (``DAGSTER_HOME``) holding ``dagster.yaml``.
+    """
+    from dagster import DagsterInstance
+
+    os.environ.setdefault("DAGSTER_HOME", str(dagster_home))
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        return {name: beat.timestamp for name, beat in instance.get_daemon_heartbeats().items()}

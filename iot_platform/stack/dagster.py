@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
+from iot_platform.clients.dagster import daemon_heartbeats
 from iot_platform.errors import StackError
 from iot_platform.profiles import profile_spec
 from iot_platform.settings import Settings
@@ -90,12 +90,8 @@ class DagsterDaemon(Service):
         return [venv_bin("dagster-daemon"), "run", "-w", _workspace()]
 
     def health(self) -> Health:
-        from dagster import DagsterInstance
-
-        os.environ.setdefault("DAGSTER_HOME", str(self.settings.dagster_home))
-        with DagsterInstance.from_config(str(self.settings.dagster_home)) as instance:
-            heartbeats = instance.get_daemon_heartbeats()
-        fresh = [name for name, beat in heartbeats.items() if time.time() - beat.timestamp < 90]
+        heartbeats = daemon_heartbeats(self.settings.dagster_home)
+        fresh = [name for name, beat in heartbeats.items() if time.time() - beat < 90]
         missing = DAEMONS - set(fresh)
         if missing:
             return Health(False, f"no recent heartbeat from {', '.join(sorted(missing))}")
