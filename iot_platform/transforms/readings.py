@@ -9,7 +9,7 @@ How the payload is parsed, and why (all in the JVM, no Python UDF; see ``bench/t
 0. A record in the canonical layout (the six fields in the contract's order, one object with nothing around it,
    ``": "``/``":"`` and ``", "``/``","`` between tokens, string values of printable ASCII without a backslash, a
    finite number, a timestamp ending in ``Z`` or ``±HH:mm``) is read by the platform's Java function
-   (``CANONICAL_READING_CLASS``, source in ``iot_platform/jvm``) in one pass over its bytes, at a small fraction of
+   (``CANONICAL_READING_CLASS``, source in the Maven module ``jvm/``) in one pass over its bytes, at a small fraction of
    the cost of a JSON parse. It returns null for anything it does not prove valid, never a reason: those records
    take the JSON parse below, which decides. Whatever it accepts is exactly what that parse returns (the tests
    compare both on valid, malformed and near-canonical records).
@@ -145,8 +145,8 @@ _STRING_FIELD_CHECKED_BY_FORM = "timestamp"
 
 
 CANONICAL_READING_CLASS = "org.iotplatform.spark.CanonicalReading"
-"""The platform's Java function that reads a record in the canonical layout (source: ``iot_platform/jvm``; its jar is
-in every platform session's ``spark.jars``)."""
+"""The platform's Java function that reads a record in the canonical layout (source: the Maven module ``jvm/``; its
+jar is in every platform session's ``spark.jars``)."""
 CANONICAL_READING_FUNCTION = "iot_platform_canonical_reading"
 """Name :func:`parse_readings` registers it under in a session."""
 _CANONICAL_READING_TYPE = T.StructType(
