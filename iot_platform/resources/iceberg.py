@@ -8,7 +8,7 @@ from dagster import ConfigurableResource, EnvVar
 from pydantic import Field
 
 from iot_platform.clients.iceberg import catalog_from_properties, with_secrets
-from iot_platform.settings import Profile, Settings
+from iot_platform.settings import Settings
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -35,13 +35,14 @@ class IcebergResource(ConfigurableResource):
     @classmethod
     def from_settings(cls, settings: Settings) -> IcebergResource:
         """The resource for the settings' catalog; secrets stay in the ``IOT_*`` environment variables."""
+        shown = settings.catalog_properties(secrets=False)
+        complete = settings.catalog_properties()
         secrets: dict[str, str | None] = {}
-        if settings.profile is Profile.POSTGRES_S3:
-            secrets = {
-                "database_password": EnvVar("IOT_POSTGRES_PASSWORD"),
-                "s3_secret_key": EnvVar("IOT_S3_SECRET_KEY"),
-            }
-        return cls(catalog_name=settings.catalog_name, properties=settings.catalog_properties(secrets=False), **secrets)
+        if complete["uri"] != shown["uri"]:  # the profile's catalog database has a password
+            secrets["database_password"] = EnvVar("IOT_POSTGRES_PASSWORD")
+        if "s3.secret-access-key" in complete:
+            secrets["s3_secret_key"] = EnvVar("IOT_S3_SECRET_KEY")
+        return cls(catalog_name=settings.catalog_name, properties=shown, **secrets)
 
     def catalog(self) -> Catalog:
         """Open the catalog (raises ServiceUnavailable when its database cannot be reached)."""
