@@ -13,6 +13,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from iot_platform.clients.spark import spark_jars
+from iot_platform.pipelines.sensor_readings.batch import session_conf
 from iot_platform_tests.conftest import test_settings
 from iot_platform_tests.transforms.reference import micros
 
@@ -53,12 +54,8 @@ def spark() -> Iterator[SparkSession]:
 @contextmanager
 def session_time_zone(spark: SparkSession, zone: str) -> Iterator[None]:
     """Run a block with another ``spark.sql.session.timeZone``, then restore it."""
-    previous = spark.conf.get("spark.sql.session.timeZone")
-    spark.conf.set("spark.sql.session.timeZone", zone)
-    try:
+    with session_conf(spark, {"spark.sql.session.timeZone": zone}):
         yield
-    finally:
-        spark.conf.set("spark.sql.session.timeZone", previous)
 
 
 def kafka_frame(spark: SparkSession, records: Sequence[KafkaRecord]) -> DataFrame:
