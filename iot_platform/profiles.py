@@ -110,8 +110,7 @@ class PostgresS3Profile(ProfileSpec):
         properties = {
             "type": "sql",
             "uri": (
-                f"postgresql+psycopg2://{s.postgres_user}{password}"
-                f"@{s.postgres_host}:{s.postgres_port}/{s.postgres_db}"
+                f"postgresql+psycopg2://{s.postgres_user}{password}@{s.postgres_host}:{s.postgres_port}/{s.postgres_db}"
             ),
             "warehouse": f"s3://{s.s3_bucket}/warehouse",
             "s3.endpoint": s.s3_endpoint_url,

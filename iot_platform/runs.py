@@ -14,3 +14,13 @@ HOURLY_STATS_JOB = "hourly_stats_job"
 
 RUN_ID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 """A Dagster run id (a UUID), unanchored so it can be part of a larger pattern."""
+
+SPARK_APP_TAG = "iot/spark_app_id"
+"""Run tag: the Spark application the run's work ran in (the Spark Connect server's, or the run's own), recorded
+by the run itself when its Spark session opens. What the API reports for the run, and what proves ownership."""
+
+SPARK_SINCE_TAG = "iot/spark_since"
+"""Run tag: when the run's Spark session opened (ISO 8601, UTC)."""
+
+SPARK_MODE_TAG = "iot/spark_mode"
+"""Run tag: ``connect`` (the run worked on the shared Spark Connect server) or ``application`` (its own)."""

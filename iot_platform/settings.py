@@ -7,6 +7,7 @@ environment at import time: call :func:`load_settings` (or build :class:`Setting
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,15 @@ from iot_platform.profiles import Profile, profile_spec
 
 CATALOG_NAMESPACE = "iot"
 """Iceberg namespace of every platform table."""
+
+
+class SparkRunMode(StrEnum):
+    """Where a platform run's Spark work happens."""
+
+    CONNECT = "connect"
+    """On the stack's long-lived Spark Connect server (one application, warm executors): the default."""
+    APPLICATION = "application"
+    """In a Spark application of its own, started and stopped by the run (the design before the warm server)."""
 
 
 class Settings(BaseSettings):
@@ -64,7 +74,7 @@ class Settings(BaseSettings):
     spark_master_url: str | None = Field(None, description="spark://host:port (default: the local stack's master).")
     spark_web_url: str | None = Field(None, description="Master web UI URL (default: the local stack's).")
     spark_worker_cores: int = Field(2, ge=1, description="Cores the local worker offers.")
-    spark_worker_memory: str = Field("4g", pattern=r"^\d+[mMgG]$", description="Memory the local worker offers.")
+    spark_worker_memory: str = Field("6g", pattern=r"^\d+[mMgG]$", description="Memory the local worker offers.")
     spark_driver_memory: str = Field("1g", pattern=r"^\d+[mMgG]$", description="Driver memory of platform jobs.")
     spark_executor_memory: str = Field(
         "3g",
@@ -72,6 +82,26 @@ class Settings(BaseSettings):
         description="Executor memory of platform jobs (an ingestion run keeps its batch in it while writing).",
     )
     spark_shuffle_partitions: int = Field(4, ge=1, description="spark.sql.shuffle.partitions of platform jobs.")
+    spark_run_mode: SparkRunMode = Field(
+        SparkRunMode.CONNECT,
+        description="connect: every run works on the warm Spark Connect server; application: each run starts its own.",
+    )
+    spark_connect_port: int = Field(15002, ge=1, le=65535, description="Spark Connect server gRPC port.")
+    spark_connect_url: str | None = Field(
+        None, description="sc://host:port of the Spark Connect server (default: the local stack's)."
+    )
+    spark_connect_driver_memory: str = Field(
+        "2g", pattern=r"^\d+[mMgG]$", description="Memory of the Spark Connect server (the shared driver)."
+    )
+    spark_connect_executor_memory: str = Field(
+        "2g", pattern=r"^\d+[mMgG]$", description="Memory of each one-core executor of the Spark Connect server."
+    )
+    spark_connect_max_executors: int = Field(
+        2, ge=1, description="Executors the server may hold under load; it keeps one, so an idle server holds one core."
+    )
+    spark_connect_idle_timeout_s: int = Field(
+        120, ge=10, description="Seconds an extra executor of the server stays idle before it is released."
+    )
 
     # --- catalog -----------------------------------------------------------------------------------------
     catalog_name: str = Field(
@@ -130,6 +160,7 @@ class Settings(BaseSettings):
             "IOT_SPARK_MASTER_PORT": self.spark_master_port,
             "IOT_SPARK_MASTER_WEB_PORT": self.spark_master_web_port,
             "IOT_SPARK_WORKER_WEB_PORT": self.spark_worker_web_port,
+            "IOT_SPARK_CONNECT_PORT": self.spark_connect_port,
             "IOT_DAGSTER_PORT": self.dagster_port,
             "IOT_API_PORT": self.api_port,
         }
@@ -153,6 +184,11 @@ class Settings(BaseSettings):
     @property
     def master_url(self) -> str:
         return self.spark_master_url or f"spark://{self.bind_host}:{self.spark_master_port}"
+
+    @property
+    def connect_url(self) -> str:
+        """sc://host:port of the Spark Connect server every platform run works on."""
+        return (self.spark_connect_url or f"sc://{self.bind_host}:{self.spark_connect_port}").rstrip("/")
 
     @property
     def master_web_url(self) -> str:

@@ -25,7 +25,7 @@ from dagster import (
 from pydantic import Field
 
 from iot_platform.assets.sensor_readings import SENSOR_READINGS, SPARK_POOL, ingest, ingestion_metadata
-from iot_platform.clients.spark_master import spark_app_name
+from iot_platform.clients.spark import application_id
 from iot_platform.pipelines.hourly_stats import HourlyResult, build_hourly_stats
 from iot_platform.resources.iceberg import IcebergResource
 from iot_platform.resources.kafka import KafkaResource
@@ -205,8 +205,8 @@ def build_hourly_stats_asset(settings: Settings, partitions_def: PartitionsDefin
         start, end = window.start.astimezone(dt.UTC), window.end.astimezone(dt.UTC)
         spark_master.require_alive()
         late = context.run.tags.get(LATE_DATA_TAG) == "true"
-        with spark.session(spark_app_name("hourly_stats", context.run.run_id)) as session:
-            app_id = session.sparkContext.applicationId
+        with spark.session("hourly_stats", context.run.run_id, context.instance) as session:
+            app_id = application_id(session)
             if config.ingest_first:
                 ingested = ingest(context, session, kafka, iceberg)
                 if ingested.readings_in or ingested.gaps:

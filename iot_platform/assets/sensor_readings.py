@@ -7,7 +7,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config, Material
 from pydantic import Field
 
 from iot_platform.assets.sensor_raw import SENSOR_RAW
-from iot_platform.clients.spark_master import spark_app_name
+from iot_platform.clients.spark import application_id
 from iot_platform.pipelines.sensor_readings.result import IngestionResult
 from iot_platform.pipelines.sensor_readings.run import run_ingestion
 from iot_platform.resources.iceberg import IcebergResource
@@ -135,8 +135,8 @@ def ingest_readings(
 ) -> Iterator[MaterializeResult]:
     """Read new Kafka records with Spark, store valid readings and rejected records in Iceberg, exactly once."""
     spark_master.require_alive()
-    with spark.session(spark_app_name("ingest", context.run.run_id)) as session:
-        app_id = session.sparkContext.applicationId
+    with spark.session("ingest", context.run.run_id, context.instance) as session:
+        app_id = application_id(session)
         result = ingest(
             context,
             session,

@@ -1,5 +1,6 @@
 """Spark sessions on the platform's standalone master, with the Kafka source, the Iceberg catalog and the platform's
-own Spark functions on the classpath.
+own Spark functions on the classpath: a session of the long-lived Spark Connect server (what platform runs use), or
+an application of its own.
 
 The jars are prepared beforehand (``iot-platform stack fetch`` / ``stack up``, or the image build); this module only
 locates them, and says what to run when one is missing. Versions that must agree with the pinned pyspark (4.0.0,
@@ -9,14 +10,16 @@ Scala 2.13) live here and nowhere else in Python.
 from __future__ import annotations
 
 import hashlib
+import socket
 import sys
+import uuid
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from iot_platform.errors import StackError
+from iot_platform.errors import ConfigurationError, StackError
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -221,3 +224,181 @@ def spark_session(
     """
     with open_session({**spark_conf(settings, app_name), **(extra_conf or {})}) as session:
         yield session
+
+
+# --- the warm server: Spark Connect ---------------------------------------------------------------------------
+CONNECT_SERVER_APP_NAME = "iot-platform:connect-server"
+"""Name of the Spark Connect server's application on the master."""
+
+CONNECT_SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
+
+CONNECT_USER = "iot-platform"
+"""User id of every platform session on the server (sessions are keyed by user and session id)."""
+
+RUN_TAG_PREFIX = "iot-platform-run-"
+"""Operations of a Dagster run carry the tag ``iot-platform-run-<run id>``."""
+
+CONNECT_TIMEOUT_S = 5.0
+"""How long a session waits for the server's port before the run fails naming the server."""
+
+_RETRY_POLICY = {"max_retries": 6, "initial_backoff": 100, "max_backoff": 2000}
+"""Transient gRPC errors are retried for about 8 s, not the client's default 10 minutes, so a dead server fails a
+run within seconds."""
+
+
+def connect_server_conf(settings: Settings) -> dict[str, str]:
+    """Every Spark setting of the Spark Connect server: a platform application (jars, catalog, UTC) with its gRPC
+    endpoint, and one-core executors under dynamic allocation.
+
+    The server keeps one executor (one core) warm and adds executors up to ``spark_connect_max_executors`` while
+    work is queued, releasing them after ``spark_connect_idle_timeout_s``: an idle server leaves the other cores of
+    the cluster to anyone's ``spark-submit``.
+
+    Raises:
+        StackError: a jar is not prepared (the message says what to run).
+    """
+    conf = spark_conf(settings, CONNECT_SERVER_APP_NAME)
+    conf.pop("spark.pyspark.driver.python", None)
+    executors = settings.spark_connect_max_executors
+    conf.update(
+        {
+            "spark.driver.memory": settings.spark_connect_driver_memory,
+            "spark.executor.memory": settings.spark_connect_executor_memory,
+            "spark.executor.cores": "1",
+            "spark.default.parallelism": str(executors),
+            "spark.dynamicAllocation.enabled": "true",
+            "spark.dynamicAllocation.shuffleTracking.enabled": "true",
+            "spark.dynamicAllocation.shuffleTracking.timeout": f"{settings.spark_connect_idle_timeout_s}s",
+            "spark.dynamicAllocation.minExecutors": "1",
+            "spark.dynamicAllocation.initialExecutors": "1",
+            "spark.dynamicAllocation.maxExecutors": str(executors),
+            "spark.dynamicAllocation.executorIdleTimeout": f"{settings.spark_connect_idle_timeout_s}s",
+            "spark.dynamicAllocation.schedulerBacklogTimeout": "1s",
+            "spark.cleaner.periodicGC.interval": "5min",
+            "spark.connect.grpc.binding.address": settings.bind_host,
+            "spark.connect.grpc.binding.port": str(settings.spark_connect_port),
+            # Sessions a crashed client left behind are closed after 30 minutes idle (default: 60).
+            "spark.connect.session.manager.defaultSessionTimeout": "30m",
+        }
+    )
+    return conf
+
+
+def connect_server_command(conf: Mapping[str, str], spark_home: Path) -> list[str]:
+    """``spark-submit`` of the Spark Connect server with ``conf``, from the pinned pyspark's Spark."""
+    jar = spark_home / "jars" / f"spark-connect_{SCALA_BINARY}-{SPARK_VERSION}.jar"
+    command = ["bash", str(spark_home / "bin" / "spark-submit"), "--class", CONNECT_SERVER_CLASS]
+    command += ["--name", conf.get("spark.app.name", CONNECT_SERVER_APP_NAME)]
+    for key, value in conf.items():
+        command += ["--jars", value] if key == "spark.jars" else ["--conf", f"{key}={value}"]
+    return [*command, str(jar)]
+
+
+def run_tag(run_id: str) -> str:
+    """The tag every Spark operation of the Dagster run ``run_id`` carries."""
+    return f"{RUN_TAG_PREFIX}{run_id}"
+
+
+def connect_address(url: str) -> tuple[str, int]:
+    """Host and port of ``sc://host:port[/;params]``.
+
+    Raises:
+        ConfigurationError: the URL is not an ``sc://host:port`` URL.
+    """
+    rest = url.removeprefix("sc://")
+    host, _, port = rest.split("/", 1)[0].rpartition(":")
+    if not url.startswith("sc://") or not host or not port.isdigit():
+        raise ConfigurationError(f"{url!r} is not a Spark Connect URL (sc://host:port)")
+    return host, int(port)
+
+
+def require_connect_server(url: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """Fail at once, naming the server, when nothing listens at ``url``.
+
+    Raises:
+        StackError: the server's port does not accept connections.
+    """
+    host, port = connect_address(url)
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return
+    except OSError as exc:
+        raise StackError(
+            f"the Spark Connect server at {url} is not answering ({exc.strerror or exc}); "
+            "`iot-platform stack up` starts it (`iot-platform stack status` shows its state)"
+        ) from exc
+
+
+@contextmanager
+def connect_session(url: str, *, tag: str | None = None, session_id: str | None = None) -> Iterator[SparkSession]:
+    """A session of the Spark Connect server at ``url`` for the duration of the block, released afterwards.
+
+    Every operation the block starts carries ``tag``. When the block is left by an exception (a run terminated,
+    a failure), the session's operations are interrupted first, so nothing of it keeps running on the server;
+    other sessions are untouched.
+
+    Raises:
+        StackError: the server does not answer (at start, or stops answering during the block).
+    """
+    from pyspark.sql import SparkSession
+
+    require_connect_server(url)
+    session_id = session_id or str(uuid.uuid4())
+    session = SparkSession.builder.remote(f"{url}/;session_id={session_id};user_id={CONNECT_USER}").create()
+    from pyspark.sql.connect.client.retries import DefaultPolicy
+
+    session.client.set_retry_policies([DefaultPolicy(**_RETRY_POLICY)])
+    try:
+        if tag is not None:
+            session.addTag(tag)
+        yield session
+    except BaseException as exc:
+        _interrupt(session)
+        if _server_gone(exc):
+            raise StackError(
+                f"the Spark Connect server at {url} stopped answering ({type(exc).__name__}); "
+                "`iot-platform stack up` restarts it"
+            ) from exc
+        raise
+    finally:
+        _release(session)
+
+
+def _interrupt(session: SparkSession) -> None:
+    """Interrupt every operation of ``session`` (best effort: the server may be gone)."""
+    with suppress(Exception):  # the server is gone or the session closed: nothing of it runs any more
+        session.interruptAll()
+
+
+def _release(session: SparkSession) -> None:
+    """Release ``session`` on the server (best effort: the server may be gone)."""
+    with suppress(Exception):
+        session.stop()
+
+
+def _server_gone(exc: BaseException) -> bool:
+    """Whether ``exc`` says the server cannot be reached (as opposed to an error of the work itself)."""
+    text = str(exc)
+    return any(marker in text for marker in ("UNAVAILABLE", "Connection refused", "failed to connect", "Socket closed"))
+
+
+def is_connect(spark: SparkSession) -> bool:
+    """Whether ``spark`` is a Spark Connect session (no SparkContext in this process)."""
+    from pyspark.sql.utils import is_remote
+
+    return type(spark).__module__.startswith("pyspark.sql.connect") or is_remote()
+
+
+def application_id(spark: SparkSession) -> str:
+    """The id of the Spark application doing ``spark``'s work (the server's, for a Connect session)."""
+    return str(spark.conf.get("spark.app.id"))
+
+
+def default_parallelism(spark: SparkSession) -> int:
+    """The cores ``spark``'s work can count on: ``spark.default.parallelism``, else the SparkContext's figure."""
+    configured = spark.conf.get("spark.default.parallelism", None)
+    if configured:
+        return int(configured)
+    if is_connect(spark):
+        return 2
+    return int(spark.sparkContext.defaultParallelism)

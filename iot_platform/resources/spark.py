@@ -1,16 +1,28 @@
-"""Spark as a Dagster resource: one application per run on the platform's standalone master."""
+"""Spark as a Dagster resource: a session of the stack's Spark Connect server for each run (or, in the
+``application`` run mode, one application per run on the standalone master)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dagster import ConfigurableResource, EnvVar, InitResourceContext
+from dagster import ConfigurableResource, DagsterInstance, EnvVar, InitResourceContext
 from pydantic import Field, PrivateAttr
 
-from iot_platform.clients.spark import application_conf, open_session, spark_jars
+from iot_platform.clients.spark import (
+    application_conf,
+    application_id,
+    connect_session,
+    open_session,
+    run_tag,
+    spark_jars,
+)
+from iot_platform.clients.spark_master import spark_app_name
+from iot_platform.runs import SPARK_APP_TAG, SPARK_MODE_TAG, SPARK_SINCE_TAG
+from iot_platform.settings import SparkRunMode
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -25,9 +37,15 @@ _SECRET_CATALOG_KEYS = {
 
 
 class SparkResource(ConfigurableResource):
-    """Opens one Spark application per run on the platform's standalone master, with the prepared jars and the
-    platform's Iceberg catalog. Secrets are environment variables, never values in the run's configuration."""
+    """Hands each run a Spark session: of the warm Spark Connect server (run mode ``connect``, the default), or of
+    an application of the run's own on the standalone master, with the prepared jars and the platform's Iceberg
+    catalog (run mode ``application``). Secrets are environment variables, never values in the run's
+    configuration."""
 
+    run_mode: SparkRunMode = Field(
+        default=SparkRunMode.CONNECT, description="connect or application (IOT_SPARK_RUN_MODE)."
+    )
+    connect_url: str = Field(description="sc://host:port of the Spark Connect server (IOT_SPARK_CONNECT_URL).")
     master_url: str = Field(description="spark://host:port of the master (IOT_SPARK_MASTER_URL).")
     bind_host: str = Field(description="Address the driver binds to and advertises (IOT_BIND_HOST).")
     driver_memory: str = Field(description="Driver memory, e.g. 1g (IOT_SPARK_DRIVER_MEMORY).")
@@ -52,6 +70,8 @@ class SparkResource(ConfigurableResource):
             if catalog_conf.pop(prefix + suffix, None) is not None
         }
         return cls(
+            run_mode=settings.spark_run_mode,
+            connect_url=settings.connect_url,
             master_url=settings.master_url,
             bind_host=settings.bind_host,
             driver_memory=settings.spark_driver_memory,
@@ -64,7 +84,8 @@ class SparkResource(ConfigurableResource):
         )
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        self._jars = spark_jars(Path(self.cache_dir))  # a missing jar fails the run before any Spark work
+        if self.run_mode is SparkRunMode.APPLICATION:
+            self._jars = spark_jars(Path(self.cache_dir))  # a missing jar fails the run before any Spark work
 
     def conf(self, app_name: str) -> dict[str, str]:
         """Every Spark setting of the application ``app_name``, secrets included.
@@ -92,7 +113,30 @@ class SparkResource(ConfigurableResource):
         )
 
     @contextmanager
-    def session(self, app_name: str) -> Iterator[SparkSession]:
-        """A Spark application named ``app_name`` for the duration of the block, stopped afterwards."""
-        with open_session(self.conf(app_name)) as session:
+    def session(self, job: str, run_id: str, instance: DagsterInstance | None = None) -> Iterator[SparkSession]:
+        """A Spark session for the block's work of the Dagster run ``run_id``.
+
+        In ``connect`` mode, a session of the Spark Connect server whose operations carry the run's tag
+        (``iot-platform-run-<run id>``); leaving the block by an exception (the run terminated) interrupts them, and
+        only them. In ``application`` mode, an application ``iot-platform:<job>:<run id>``, stopped afterwards.
+        With ``instance``, the run records the application id, since when and the mode as its tags
+        (:data:`~iot_platform.runs.SPARK_APP_TAG`), which is how the API knows where the run's work runs.
+
+        Raises:
+            StackError: the server does not answer, or a jar is not prepared (the message says what to run).
+        """
+        if self.run_mode is SparkRunMode.CONNECT:
+            opened = connect_session(self.connect_url, tag=run_tag(run_id))
+        else:
+            opened = open_session(self.conf(spark_app_name(job, run_id)))
+        with opened as session:
+            if instance is not None:
+                instance.add_run_tags(
+                    run_id,
+                    {
+                        SPARK_APP_TAG: application_id(session),
+                        SPARK_SINCE_TAG: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                        SPARK_MODE_TAG: self.run_mode.value,
+                    },
+                )
             yield session

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from iot_platform.clients.spark import (
-        PLATFORM_MODULE,
+    PLATFORM_MODULE,
     SPARK_JARS,
     ArtifactSet,
     locate_platform_jar,

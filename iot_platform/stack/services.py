@@ -12,6 +12,7 @@ from iot_platform.stack.kafka import Kafka
 from iot_platform.stack.object_store import ObjectStore
 from iot_platform.stack.postgres import Postgres
 from iot_platform.stack.service import Service
+from iot_platform.stack.spark_connect import SparkConnect
 from iot_platform.stack.spark_master import SparkMaster
 from iot_platform.stack.spark_worker import SparkWorker
 
@@ -23,6 +24,7 @@ PLATFORM_SERVICES: tuple[type[Service], ...] = (
     SparkMaster,
     SparkWorker,
     Catalog,
+    SparkConnect,
     DagsterWebserver,
     DagsterDaemon,
     Api,

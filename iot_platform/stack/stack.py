@@ -93,7 +93,7 @@ class Stack:
             "profile": s.profile.value,
             "state_dir": str(s.state_dir),
             "kafka": {"bootstrap_servers": s.bootstrap_servers, "topic": s.kafka_topic},
-            "spark": {"master_url": s.master_url, "web_url": s.master_web_url},
+            "spark": {"master_url": s.master_url, "web_url": s.master_web_url, "connect_url": s.connect_url},
             "catalog": {"name": s.catalog_name, "namespace": CATALOG_NAMESPACE, "properties": s.catalog_properties()},
             "dagster": {"url": s.dagster_web_url},
             "api": {"url": s.api_base_url},

@@ -130,6 +130,7 @@ def test_up_is_idempotent_data_persists_and_down_leaves_no_process() -> None:
         spark_master_port=37177,
         spark_master_web_port=38180,
         spark_worker_web_port=38181,
+        spark_connect_port=35102,
         dagster_port=33100,
         api_port=38100,
     )

@@ -48,9 +48,30 @@ def test_secrets_are_environment_variables_read_at_run_time(tmp_path: Path, monk
 
 
 def test_a_run_without_prepared_jars_fails_before_spark_says_what_to_run(tmp_path: Path) -> None:
-    resource = SparkResource.from_settings(load_settings(IOT_CACHE_DIR=tmp_path))
+    resource = SparkResource.from_settings(load_settings(IOT_CACHE_DIR=tmp_path, spark_run_mode="application"))
 
     with pytest.raises(dg.DagsterResourceFunctionError) as failed, dg.build_resources({"spark": resource}):
         pass
     assert isinstance(failed.value.__cause__, StackError)
     assert "run `iot-platform stack fetch`" in str(failed.value.__cause__)
+
+
+def test_a_connect_run_needs_no_jars_of_its_own_and_names_a_server_that_does_not_answer(tmp_path: Path) -> None:
+    resource = SparkResource.from_settings(
+        load_settings(IOT_CACHE_DIR=tmp_path, spark_connect_url=f"sc://127.0.0.1:{free_port()}")
+    )
+
+    with dg.build_resources({"spark": resource}) as resources, pytest.raises(StackError) as failed:
+        with resources.spark.session("ingest", "0" * 8 + "-0000-0000-0000-" + "0" * 12):
+            pass
+    assert resource.connect_url in str(failed.value)
+    assert "`iot-platform stack up`" in str(failed.value)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

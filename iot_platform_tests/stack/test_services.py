@@ -12,6 +12,7 @@ ENGINES = [
     "spark-master",
     "spark-worker",
     "catalog",
+    "spark-connect",
     "dagster-webserver",
     "dagster-daemon",
     "api",

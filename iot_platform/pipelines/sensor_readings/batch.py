@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from iot_platform import offsets
+from iot_platform.clients.spark import default_parallelism
 from iot_platform.pipelines.sensor_readings.progress import Progress
 from iot_platform.transforms.readings import (
     READING_SCHEMA,
@@ -94,7 +95,7 @@ def read_kafka(spark: SparkSession, bootstrap_servers: str, plan: offsets.Plan) 
     # Kafka partitions map to Spark tasks; on a backlog, split their offset ranges (no shuffle) so every core has
     # work.
     if plan.total > BACKLOG_RECORDS:
-        reader = reader.option("minPartitions", str(max(2, spark.sparkContext.defaultParallelism * 2)))
+        reader = reader.option("minPartitions", str(max(2, default_parallelism(spark) * 2)))
     return reader.load()
 
 

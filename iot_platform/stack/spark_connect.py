@@ -1,0 +1,45 @@
+"""The Spark Connect server: one long-lived application on the master that every platform run works on."""
+
+from __future__ import annotations
+
+from iot_platform.clients.spark import (
+    CONNECT_SERVER_APP_NAME,
+    application_id,
+    connect_address,
+    connect_server_command,
+    connect_server_conf,
+    connect_session,
+)
+from iot_platform.stack import artifacts
+from iot_platform.stack.service import Health
+from iot_platform.stack.spark_master import SparkDaemon
+
+
+class SparkConnect(SparkDaemon):
+    """The warm Spark server: ``SparkConnectServer`` submitted to the stack's master with the platform's jars and
+    catalog, serving Spark Connect sessions over gRPC. Healthy when it answers a query."""
+
+    name = "spark-connect"
+
+    def ports(self) -> dict[str, int]:
+        if self.settings.spark_connect_url is not None:
+            return {}  # a server elsewhere: nothing of ours listens
+        return {"IOT_SPARK_CONNECT_PORT": self.settings.spark_connect_port}
+
+    def endpoints(self) -> dict[str, str]:
+        return {"connect_url": self.settings.connect_url}
+
+    def prepare(self) -> None:
+        artifacts.ensure_artifacts(self.settings.cache_dir, artifacts.SPARK)
+        artifacts.platform_jar(self.settings.cache_dir, self.settings.java_home)
+
+    def command(self) -> list[str]:
+        return connect_server_command(connect_server_conf(self.settings), artifacts.spark_home())
+
+    def health(self) -> Health:
+        url = self.settings.connect_url
+        connect_address(url)
+        with connect_session(url) as session:
+            session.sql("SELECT 1").collect()
+            app_id = application_id(session)
+        return Health(True, f"{CONNECT_SERVER_APP_NAME} {app_id} answering at {url}")
