@@ -61,9 +61,13 @@ def test_a_connect_run_needs_no_jars_of_its_own_and_names_a_server_that_does_not
         load_settings(IOT_CACHE_DIR=tmp_path, spark_connect_url=f"sc://127.0.0.1:{free_port()}")
     )
 
-    with dg.build_resources({"spark": resource}) as resources, pytest.raises(StackError) as failed:
-        with resources.spark.session("ingest", "0" * 8 + "-0000-0000-0000-" + "0" * 12):
-            pass
+    run_id = "0" * 8 + "-0000-0000-0000-" + "0" * 12
+    with (
+        dg.build_resources({"spark": resource}) as resources,
+        pytest.raises(StackError) as failed,
+        resources.spark.session("ingest", run_id),
+    ):
+        pass
     assert resource.connect_url in str(failed.value)
     assert "`iot-platform stack up`" in str(failed.value)
 

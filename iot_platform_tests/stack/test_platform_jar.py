@@ -79,4 +79,3 @@ def test_a_missing_jdk_says_what_to_install(tmp_path: Path, monkeypatch: pytest.
 
     with pytest.raises(StackError, match="no javac found.*openjdk-17-jdk-headless"):
         artifacts.platform_jar(tmp_path / "cache")
-
