@@ -23,6 +23,7 @@ PORTS = {
     "spark_master_web_port": 48080,
     "spark_worker_web_port": 48081,
     "spark_connect_port": 45002,
+    "spark_connect_ui_port": 44040,
     "dagster_port": 43000,
     "api_port": 48000,
 }

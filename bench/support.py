@@ -25,6 +25,7 @@ BENCH_PORTS = {
     "spark_master_web_port": 48180,
     "spark_worker_web_port": 48181,
     "spark_connect_port": 45102,
+    "spark_connect_ui_port": 44140,
     "dagster_port": 43100,
     "api_port": 48100,
 }

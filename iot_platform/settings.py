@@ -87,6 +87,9 @@ class Settings(BaseSettings):
         description="connect: every run works on the warm Spark Connect server; application: each run starts its own.",
     )
     spark_connect_port: int = Field(15002, ge=1, le=65535, description="Spark Connect server gRPC port.")
+    spark_connect_ui_port: int = Field(
+        4040, ge=1, le=65535, description="Spark UI of the Spark Connect server (every run's jobs; kill links off)."
+    )
     spark_connect_url: str | None = Field(
         None, description="sc://host:port of the Spark Connect server (default: the local stack's)."
     )
@@ -161,6 +164,7 @@ class Settings(BaseSettings):
             "IOT_SPARK_MASTER_WEB_PORT": self.spark_master_web_port,
             "IOT_SPARK_WORKER_WEB_PORT": self.spark_worker_web_port,
             "IOT_SPARK_CONNECT_PORT": self.spark_connect_port,
+            "IOT_SPARK_CONNECT_UI_PORT": self.spark_connect_ui_port,
             "IOT_DAGSTER_PORT": self.dagster_port,
             "IOT_API_PORT": self.api_port,
         }
@@ -189,6 +193,11 @@ class Settings(BaseSettings):
     def connect_url(self) -> str:
         """sc://host:port of the Spark Connect server every platform run works on."""
         return (self.spark_connect_url or f"sc://{self.bind_host}:{self.spark_connect_port}").rstrip("/")
+
+    @property
+    def connect_ui_url(self) -> str:
+        """The Spark UI of the local stack's Spark Connect server."""
+        return f"http://{self.bind_host}:{self.spark_connect_ui_port}"
 
     @property
     def master_web_url(self) -> str:

@@ -25,6 +25,7 @@ TEST_PORTS = {
     "spark_master_web_port": 38080,
     "spark_worker_web_port": 38081,
     "spark_connect_port": 35002,
+    "spark_connect_ui_port": 34040,
     "dagster_port": 33000,
     "api_port": 38000,
     "postgres_port": 35433,

@@ -10,6 +10,7 @@ Scala 2.13) live here and nowhere else in Python.
 from __future__ import annotations
 
 import hashlib
+import os
 import socket
 import sys
 import uuid
@@ -275,6 +276,13 @@ def connect_server_conf(settings: Settings) -> dict[str, str]:
             "spark.dynamicAllocation.executorIdleTimeout": f"{settings.spark_connect_idle_timeout_s}s",
             "spark.dynamicAllocation.schedulerBacklogTimeout": "1s",
             "spark.cleaner.periodicGC.interval": "5min",
+            # The server's UI shows every run's jobs; nobody stops a run's work from it (terminate the run).
+            "spark.ui.enabled": "true",
+            "spark.ui.port": str(settings.spark_connect_ui_port),
+            "spark.ui.killEnabled": "false",
+            "spark.ui.retainedJobs": "500",
+            "spark.ui.retainedStages": "500",
+            "spark.sql.ui.retainedExecutions": "200",
             "spark.connect.grpc.binding.address": settings.bind_host,
             "spark.connect.grpc.binding.port": str(settings.spark_connect_port),
             # Sessions a crashed client left behind are closed after 30 minutes idle (default: 60).
@@ -344,14 +352,42 @@ def connect_session(url: str, *, tag: str | None = None, session_id: str | None 
 
     require_connect_server(url)
     session_id = session_id or str(uuid.uuid4())
-    session = SparkSession.builder.remote(f"{url}/;session_id={session_id};user_id={CONNECT_USER}").create()
+    with _connect_mode():
+        session = SparkSession.builder.remote(f"{url}/;session_id={session_id};user_id={CONNECT_USER}").create()
+        with _interrupted_on_error(session, url, tag):
+            yield session
+
+
+@contextmanager
+def _connect_mode() -> Iterator[None]:
+    """pyspark decides for the whole process whether its functions build Connect or classic columns (by the
+    variable ``SPARK_CONNECT_MODE_ENABLED``, which a Connect session sets for good): set it for the block only, so a
+    classic session later in the same process (a test, a benchmark's reference) builds classic columns again."""
+    before = os.environ.get(_CONNECT_MODE_VARIABLE)
+    os.environ[_CONNECT_MODE_VARIABLE] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(_CONNECT_MODE_VARIABLE, None)
+        else:
+            os.environ[_CONNECT_MODE_VARIABLE] = before
+
+
+_CONNECT_MODE_VARIABLE = "SPARK_CONNECT_MODE_ENABLED"
+
+
+@contextmanager
+def _interrupted_on_error(session: SparkSession, url: str, tag: str | None = None) -> Iterator[None]:
+    """Tag the block's operations; on an exception interrupt them and name a server that stopped answering; release
+    the session afterwards."""
     from pyspark.sql.connect.client.retries import DefaultPolicy
 
-    session.client.set_retry_policies([DefaultPolicy(**_RETRY_POLICY)])
+    session.client.set_retry_policies([DefaultPolicy(**_RETRY_POLICY)])  # type: ignore[attr-defined,operator]
     try:
         if tag is not None:
             session.addTag(tag)
-        yield session
+        yield
     except BaseException as exc:
         _interrupt(session)
         if _server_gone(exc):
@@ -384,9 +420,7 @@ def _server_gone(exc: BaseException) -> bool:
 
 def is_connect(spark: SparkSession) -> bool:
     """Whether ``spark`` is a Spark Connect session (no SparkContext in this process)."""
-    from pyspark.sql.utils import is_remote
-
-    return type(spark).__module__.startswith("pyspark.sql.connect") or is_remote()
+    return type(spark).__module__.startswith("pyspark.sql.connect")
 
 
 def application_id(spark: SparkSession) -> str:

@@ -24,10 +24,13 @@ class SparkConnect(SparkDaemon):
     def ports(self) -> dict[str, int]:
         if self.settings.spark_connect_url is not None:
             return {}  # a server elsewhere: nothing of ours listens
-        return {"IOT_SPARK_CONNECT_PORT": self.settings.spark_connect_port}
+        return {
+            "IOT_SPARK_CONNECT_PORT": self.settings.spark_connect_port,
+            "IOT_SPARK_CONNECT_UI_PORT": self.settings.spark_connect_ui_port,
+        }
 
     def endpoints(self) -> dict[str, str]:
-        return {"connect_url": self.settings.connect_url}
+        return {"connect_url": self.settings.connect_url, "ui_url": self.settings.connect_ui_url}
 
     def prepare(self) -> None:
         artifacts.ensure_artifacts(self.settings.cache_dir, artifacts.SPARK)

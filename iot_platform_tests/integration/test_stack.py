@@ -131,6 +131,7 @@ def test_up_is_idempotent_data_persists_and_down_leaves_no_process() -> None:
         spark_master_web_port=38180,
         spark_worker_web_port=38181,
         spark_connect_port=35102,
+        spark_connect_ui_port=34140,
         dagster_port=33100,
         api_port=38100,
     )

@@ -29,6 +29,7 @@ def test_postgres_s3_profile_serves_one_catalog_to_spark_and_pyiceberg() -> None
         spark_master_web_port=38280,
         spark_worker_web_port=38281,
         spark_connect_port=35202,
+        spark_connect_ui_port=34240,
         kafka_port=39392,
         kafka_controller_port=39393,
     )
