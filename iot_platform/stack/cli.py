@@ -39,6 +39,8 @@ def up(profile: str | None, only: tuple[str, ...], without: tuple[str, ...]) -> 
     click.echo(f"stack up in {time.monotonic() - began:.1f}s (profile {s.profile.value}, state {s.state_dir})")
     click.echo(f"  kafka     {s.bootstrap_servers} topic {s.kafka_topic}")
     click.echo(f"  spark     {s.master_url}  UI {s.master_web_url}")
+    if s.spark_run_mode == "connect":
+        click.echo(f"  warm      {s.connect_url}  UI {s.connect_ui_url} (Spark Connect server every run works on)")
     click.echo(f"  dagster   {s.dagster_web_url}")
     click.echo(f"  api       {s.api_base_url}/docs")
     token_file = Api(s).token_file

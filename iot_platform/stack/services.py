@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from iot_platform.profiles import profile_spec
-from iot_platform.settings import Settings
+from iot_platform.settings import Settings, SparkRunMode
 from iot_platform.stack.api import Api
 from iot_platform.stack.catalog import Catalog
 from iot_platform.stack.dagster import DagsterDaemon, DagsterWebserver
@@ -43,8 +43,11 @@ def services_for(settings: Settings) -> list[Service]:
         settings: The stack's settings; their profile names its own services.
 
     Returns:
-        One service object per process, ready to start.
+        One service object per process, ready to start. The Spark Connect server only when runs use it (run mode
+        ``connect``).
     """
     chosen = set(profile_spec(settings.profile).services)
     classes = [service for service in PROFILE_SERVICES if service.name in chosen] + list(PLATFORM_SERVICES)
+    if settings.spark_run_mode is SparkRunMode.APPLICATION:  # each run starts its own application: no server
+        classes.remove(SparkConnect)
     return [service(settings) for service in classes]

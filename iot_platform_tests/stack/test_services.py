@@ -30,3 +30,8 @@ def test_postgres_s3_profile_starts_its_database_and_object_store_first(
     names = [service.name for service in services_for(make_settings("postgres-s3"))]
     assert names == ["postgres", "object-store", *ENGINES]
     assert tuple(names) == SERVICE_NAMES
+
+
+def test_the_warm_server_runs_only_when_runs_use_it(make_settings: Callable[..., Settings]) -> None:
+    names = [service.name for service in services_for(make_settings(spark_run_mode="application"))]
+    assert names == [name for name in ENGINES if name != "spark-connect"]

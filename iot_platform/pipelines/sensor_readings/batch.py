@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from iot_platform import offsets
 from iot_platform.clients.spark import default_parallelism
@@ -45,11 +45,6 @@ KAFKA_CONSUMER_OPTIONS = {
 }
 """Consumer settings for reading a backlog: large fetches and polls (Kafka's defaults poll 500 records at a time,
 which makes the read about a third slower)."""
-
-EXCLUDED_RULES = "spark.sql.adaptive.optimizer.excludedRules"
-KEEP_EMPTY_STAGES = "org.apache.spark.sql.execution.adaptive.AQEPropagateEmptyRelation"
-"""Adaptive rule excluded during a run's first pass: when the batch holds no canonical reading it would replace the
-plan by an empty one, dropping the batch's observed counts, and waiting for them would never end."""
 
 BACKLOG_RECORDS = 200_000
 """Above this many records, the read splits Kafka partitions' offset ranges over more Spark tasks."""
@@ -156,32 +151,26 @@ def empty_batch(spark: SparkSession) -> Iterator[JudgedBatch]:
 def _judge(
     raw: DataFrame, topic: str, keep: Callable[[DataFrame], DataFrame], fast_path: bool, progress: Progress
 ) -> JudgedBatch:
-    """The composition :func:`judged_batch` runs: one read, counted on the way, then copies found by hash key."""
-    from pyspark.sql import Observation
+    """The composition :func:`judged_batch` runs: one read, kept and counted, then copies found by hash key."""
     from pyspark.sql import functions as F
 
-    spark = raw.sparkSession
-    counted = Observation("batch")
-    excluded = spark.conf.get(EXCLUDED_RULES, None)
-    # (Plans are fixed when a frame is persisted: the rule stays excluded until the counts are in.)
-    with session_conf(spark, {EXCLUDED_RULES: ",".join(filter(None, (excluded, KEEP_EMPTY_STAGES)))}):
-        batch = keep(
-            compact_batch(read_canonical(raw, fast_path=fast_path)).observe(
-                counted,
-                F.count(F.lit(1)).alias("records"),
-                F.count(F.when(F.col("canonical"), F.lit(1))).alias("canonical"),
-                # Event-time bounds as epoch microseconds: collected datetimes would be in the driver's time zone.
-                F.min(F.unix_micros("event_time")).alias("lo"),
-                F.max(F.unix_micros("event_time")).alias("hi"),
-            )
-        )
-        records = expand_batch(batch, topic)
-        readings = canonical_readings(records)
-        # The first pass reads Kafka, keeps the batch, counts it and finds the keys of readings with copies (one
-        # hash aggregation; only the readings with such a key are sorted, below).
-        keys = keep(shared_keys(readings))
-        shared = keys.count()
-        seen: dict[str, Any] = counted.get
+    batch = keep(compact_batch(read_canonical(raw, fast_path=fast_path)))
+    records = expand_batch(batch, topic)
+    readings = canonical_readings(records)
+    # The first pass reads Kafka, keeps the batch and counts it. (An aggregate, not an observation: plans that
+    # union two frames observed under one name fail over Spark Connect in Spark 4.0.0.)
+    seen = batch.agg(
+        F.count(F.lit(1)).alias("records"),
+        F.count(F.when(F.col("canonical"), F.lit(1))).alias("canonical"),
+        # Event-time bounds as epoch microseconds: collected datetimes would be in the driver's time zone.
+        F.min(F.unix_micros("event_time")).alias("lo"),
+        F.max(F.unix_micros("event_time")).alias("hi"),
+    ).first()
+    assert seen is not None
+    # The second finds, in the kept batch, the keys of readings with copies (one hash aggregation; only the
+    # readings with such a key are sorted, below).
+    keys = keep(shared_keys(readings))
+    shared = keys.count()
     result = JudgedBatch(valid=readings, records=int(seen["records"]), valid_count=int(seen["canonical"]))
     span: list[tuple[int, int]] = [(seen["lo"], seen["hi"])] if result.valid_count else []
     other_count = result.records - result.valid_count

@@ -1,0 +1,159 @@
+"""The warm Spark server on the real stack: every run works on one Spark Connect server; terminating a run stops
+exactly its work; a dead server fails the next run at once, naming it, and `stack up` brings it back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import dagster as dg
+import httpx
+import pytest
+
+from iot_platform import tables
+from iot_platform.clients.dagster import GraphQLDagsterClient
+from iot_platform.clients.iceberg import load_catalog
+from iot_platform.clients.spark import CONNECT_SERVER_APP_NAME, application_id, connect_session
+from iot_platform.clients.spark_master import HttpSparkMasterClient
+from iot_platform.jobs import INGEST_JOB
+from iot_platform.pipelines.sensor_readings.plan import committed_offsets
+from iot_platform.runs import SPARK_APP_TAG, SPARK_MODE_TAG
+from iot_platform.settings import Settings
+from iot_platform.stack.stack import Stack
+from iot_platform_tests.integration.pipeline_support import (
+    materialization_metadata,
+    own_topic,
+    produce,
+    reading,
+    run_job,
+    utc,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def server_app_id(settings: Settings) -> str:
+    with connect_session(settings.connect_url) as session:
+        return application_id(session)
+
+
+def readings_of(settings: Settings, prefix: str, count: int, start: dt.datetime) -> list[dict[str, Any]]:
+    """``count`` valid readings of 10 sensors named ``prefix``-N, one a second from ``start``."""
+    return [reading(f"{prefix}-{i % 10}", start + dt.timedelta(seconds=i), float(i % 50)) for i in range(count)]
+
+
+def stored_count(settings: Settings, prefix: str) -> int:
+    table = load_catalog(settings).load_table(tables.SENSOR_READINGS)
+    return len(table.scan(row_filter=f"sensor_id LIKE '{prefix}-%'", selected_fields=("sensor_id",)).to_arrow())
+
+
+def poll(what: str, fetch: Callable[[], Any], done: Callable[[Any], bool], timeout_s: float = 120.0) -> Any:
+    """Call ``fetch`` every 0.2 s until ``done(result)``; fail naming ``what`` and the last result."""
+    deadline = time.monotonic() + timeout_s
+    result = fetch()
+    while not done(result):
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} not reached within {timeout_s:.0f}s; last: {result}")
+        time.sleep(0.2)
+        result = fetch()
+    return result
+
+
+def running_jobs_of(settings: Settings, app_id: str, run_id: str) -> list[int]:
+    """Ids of the server's running Spark jobs that carry the run's tag (from the server's Spark UI)."""
+    response = httpx.get(f"{settings.connect_ui_url}/api/v1/applications/{app_id}/jobs", params={"status": "running"})
+    response.raise_for_status()
+    return [job["jobId"] for job in response.json() if any(run_id in tag for tag in job.get("jobTags", []))]
+
+
+def test_consecutive_runs_share_one_server_and_one_application(stack_settings: Settings) -> None:
+    server = server_app_id(stack_settings)
+    instance = dg.DagsterInstance.ephemeral()
+    with own_topic(stack_settings, "warm-share") as settings:
+        produce(settings, readings_of(settings, "WARM-A", 20, utc(2025, 3, 1, 10)))
+        first = run_job(INGEST_JOB, instance)
+        produce(settings, readings_of(settings, "WARM-A", 30, utc(2025, 3, 1, 11)))
+        second = run_job(INGEST_JOB, instance)
+
+    assert first.success and second.success
+    tags = [instance.get_run_by_id(result.run_id).tags for result in (first, second)]  # type: ignore[union-attr]
+    assert [t[SPARK_APP_TAG] for t in tags] == [server, server]
+    assert [t[SPARK_MODE_TAG] for t in tags] == ["connect", "connect"]
+    assert materialization_metadata(second, "sensor_readings")["spark_app_id"] == server
+    with HttpSparkMasterClient(stack_settings.master_web_url) as master:
+        active = master.cluster_state().active_apps
+    assert [(app.id, app.name) for app in active] == [(server, CONNECT_SERVER_APP_NAME)]
+    assert stored_count(stack_settings, "WARM-A") == 50
+
+
+def test_terminating_a_run_mid_query_interrupts_only_its_work_and_the_next_run_is_exact(
+    stack_settings: Settings,
+) -> None:
+    server = server_app_id(stack_settings)
+    records = 600_000
+    with own_topic(stack_settings, "warm-terminate") as settings:
+        produce(settings, readings_of(settings, "WARM-T", records, utc(2025, 3, 2)))
+        dagster = GraphQLDagsterClient(settings.dagster_web_url)
+        run_config = {"resources": {"kafka": {"config": {"topic": settings.kafka_topic}}}}
+        run_id = str(dagster._official_client().submit_job_execution(INGEST_JOB, run_config=run_config))
+
+        bystander: dict[str, Any] = {}
+
+        def other_work() -> None:  # another session's query, running while the run is terminated
+            with connect_session(settings.connect_url, tag="bystander") as session:
+                bystander["sum"] = session.range(0, 30_000_000, numPartitions=4).selectExpr("sum(id)").first()[0]
+
+        poll(f"Spark jobs of run {run_id} on the server", lambda: running_jobs_of(settings, server, run_id), bool)
+        worker = threading.Thread(target=other_work)
+        worker.start()
+        dagster.terminate_run(run_id)
+        run = poll(f"run {run_id} canceled", lambda: dagster.run(run_id), lambda r: r.finished, 60)
+        assert run.status == "CANCELED"
+        poll(
+            f"no running Spark job of run {run_id}",
+            lambda: running_jobs_of(settings, server, run_id),
+            lambda j: not j,
+            15,
+        )
+        worker.join(120)
+        assert bystander.get("sum") == 30_000_000 * 29_999_999 // 2, "the other session's query was disturbed"
+        table = load_catalog(settings).load_table(tables.SENSOR_READINGS)
+        assert committed_offsets(table, settings.kafka_topic)[0] is None, "the terminated run committed"
+
+        again = run_job(INGEST_JOB, dg.DagsterInstance.ephemeral())
+    assert again.success
+    assert materialization_metadata(again, "sensor_readings")["spark_app_id"] == server
+    assert stored_count(stack_settings, "WARM-T") == records
+
+
+def test_a_dead_server_fails_the_next_run_within_seconds_naming_it_and_stack_up_restores_it(
+    stack_settings: Settings,
+) -> None:
+    stack = Stack(stack_settings)
+    service = stack.service("spark-connect")
+    record = service.record()
+    assert record is not None
+    try:
+        os.killpg(record.pid, signal.SIGKILL)
+        poll("the server process gone", service.running, lambda running: not running, 30)
+        with own_topic(stack_settings, "warm-dead") as settings:
+            produce(settings, readings_of(settings, "WARM-D", 10, utc(2025, 3, 3)))
+            began = time.monotonic()
+            failed = run_job(INGEST_JOB, dg.DagsterInstance.ephemeral())
+            seconds = time.monotonic() - began
+            assert not failed.success
+            message = failed.get_step_failure_events()[0].event_specific_data.error.to_string()  # type: ignore[union-attr]
+            assert stack_settings.connect_url in message and "`iot-platform stack up`" in message, message
+            assert seconds < 20, f"the run took {seconds:.1f}s to fail"
+
+            stack.up(only=["spark-connect"])
+            restored = run_job(INGEST_JOB, dg.DagsterInstance.ephemeral())
+        assert restored.success
+        assert stored_count(stack_settings, "WARM-D") == 10
+    finally:
+        stack.up(only=["spark-connect"])
