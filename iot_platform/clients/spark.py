@@ -10,8 +10,11 @@ Scala 2.13) live here and nowhere else in Python.
 from __future__ import annotations
 
 import hashlib
+import os
 import socket
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -380,6 +383,68 @@ def _server_gone(exc: BaseException) -> bool:
     """Whether ``exc`` says the server cannot be reached (as opposed to an error of the work itself)."""
     text = str(exc)
     return any(marker in text for marker in ("UNAVAILABLE", "Connection refused", "failed to connect", "Socket closed"))
+
+
+PROBE_TIMEOUT_S = 5.0
+"""How long :func:`probe_connect_server` waits for the server's answer: a hung server cannot hang a sensor."""
+
+_CONNECT_MODE_ENV = ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE")
+"""What opening a Connect session marks in the process environment (and so in every process it starts)."""
+
+
+@dataclass(frozen=True)
+class ConnectServerProbe:
+    """What one trivial query told about the Spark Connect server at ``url``."""
+
+    url: str
+    app_id: str | None
+    """The server's Spark application id; ``None`` when it did not answer."""
+    error: str | None
+    """Why it did not answer; ``None`` when it did."""
+    elapsed_s: float
+
+    @property
+    def answered(self) -> bool:
+        return self.error is None
+
+
+def probe_connect_server(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> ConnectServerProbe:
+    """Ask the server at ``url`` for ``SELECT 1`` and its application id, within ``timeout_s``.
+
+    The query runs in a short-lived session on a daemon thread, so a server that accepts connections but never
+    answers costs ``timeout_s`` and no more. The process environment is left as it was (a Connect session marks it),
+    so processes started afterwards are not switched to Spark Connect.
+
+    Returns:
+        The answer, or why there was none (never raises for an absent or broken server).
+    """
+    began = time.monotonic()
+    answer: dict[str, str] = {}
+
+    def ask() -> None:
+        saved = {name: os.environ.get(name) for name in _CONNECT_MODE_ENV}
+        try:
+            with connect_session(url) as session:
+                session.sql("SELECT 1").collect()
+                answer["app_id"] = application_id(session)
+        except Exception as exc:  # reported in the probe, which is this function's result
+            answer["error"] = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+    thread = threading.Thread(target=ask, name="spark-connect-probe", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    elapsed = time.monotonic() - began
+    if thread.is_alive():
+        return ConnectServerProbe(url, None, f"no answer to SELECT 1 within {timeout_s:g} s", elapsed)
+    if "app_id" in answer:
+        return ConnectServerProbe(url, answer["app_id"], None, elapsed)
+    return ConnectServerProbe(url, None, answer.get("error", "no answer"), elapsed)
 
 
 def is_connect(spark: SparkSession) -> bool:
