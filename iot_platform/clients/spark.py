@@ -346,25 +346,60 @@ def connect_session(url: str, *, tag: str | None = None, session_id: str | None 
     from pyspark.sql import SparkSession
 
     require_connect_server(url)
-    session_id = session_id or str(uuid.uuid4())
-    session = SparkSession.builder.remote(f"{url}/;session_id={session_id};user_id={CONNECT_USER}").create()
     from pyspark.sql.connect.client.retries import DefaultPolicy
 
-    session.client.set_retry_policies([DefaultPolicy(**_RETRY_POLICY)])
+    session_id = session_id or str(uuid.uuid4())
+    with _connect_mode():
+        session = SparkSession.builder.remote(f"{url}/;session_id={session_id};user_id={CONNECT_USER}").create()
+        session.client.set_retry_policies([DefaultPolicy(**_RETRY_POLICY)])
+        try:
+            if tag is not None:
+                session.addTag(tag)
+            yield session
+        except BaseException as exc:
+            _interrupt(session)
+            if _server_gone(exc):
+                raise StackError(
+                    f"the Spark Connect server at {url} stopped answering ({type(exc).__name__}); "
+                    "`iot-platform stack up` restarts it"
+                ) from exc
+            raise
+        finally:
+            _release(session)
+
+
+_CONNECT_MODE_ENV = ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE")
+"""What pyspark marks in the process environment when a Connect session is created, and never unmarks."""
+
+_connect_mode_lock = threading.Lock()
+_connect_mode_open = 0
+_connect_mode_saved: dict[str, str | None] = {}
+
+
+@contextmanager
+def _connect_mode() -> Iterator[None]:
+    """Keep pyspark's Connect mark in the environment only while Connect sessions are open.
+
+    pyspark marks the process for good when it creates a Connect session; every process started afterwards (a
+    service the stack starts, a run's subprocess) would inherit the mark and fail to start a classic SparkSession.
+    When the last open session of this process closes, the environment is put back as it was.
+    """
+    global _connect_mode_open
+    with _connect_mode_lock:
+        if _connect_mode_open == 0:
+            _connect_mode_saved.update({name: os.environ.get(name) for name in _CONNECT_MODE_ENV})
+        _connect_mode_open += 1
     try:
-        if tag is not None:
-            session.addTag(tag)
-        yield session
-    except BaseException as exc:
-        _interrupt(session)
-        if _server_gone(exc):
-            raise StackError(
-                f"the Spark Connect server at {url} stopped answering ({type(exc).__name__}); "
-                "`iot-platform stack up` restarts it"
-            ) from exc
-        raise
+        yield
     finally:
-        _release(session)
+        with _connect_mode_lock:
+            _connect_mode_open -= 1
+            if _connect_mode_open == 0:
+                for name, value in _connect_mode_saved.items():
+                    if value is None:
+                        os.environ.pop(name, None)
+                    else:
+                        os.environ[name] = value
 
 
 def _interrupt(session: SparkSession) -> None:
@@ -388,9 +423,6 @@ def _server_gone(exc: BaseException) -> bool:
 PROBE_TIMEOUT_S = 5.0
 """How long :func:`probe_connect_server` waits for the server's answer: a hung server cannot hang a sensor."""
 
-_CONNECT_MODE_ENV = ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE")
-"""What opening a Connect session marks in the process environment (and so in every process it starts)."""
-
 
 @dataclass(frozen=True)
 class ConnectServerProbe:
@@ -412,8 +444,7 @@ def probe_connect_server(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> Connec
     """Ask the server at ``url`` for ``SELECT 1`` and its application id, within ``timeout_s``.
 
     The query runs in a short-lived session on a daemon thread, so a server that accepts connections but never
-    answers costs ``timeout_s`` and no more. The process environment is left as it was (a Connect session marks it),
-    so processes started afterwards are not switched to Spark Connect.
+    answers costs ``timeout_s`` and no more.
 
     Returns:
         The answer, or why there was none (never raises for an absent or broken server).
@@ -422,19 +453,12 @@ def probe_connect_server(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> Connec
     answer: dict[str, str] = {}
 
     def ask() -> None:
-        saved = {name: os.environ.get(name) for name in _CONNECT_MODE_ENV}
         try:
             with connect_session(url) as session:
                 session.sql("SELECT 1").collect()
                 answer["app_id"] = application_id(session)
         except Exception as exc:  # reported in the probe, which is this function's result
             answer["error"] = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
 
     thread = threading.Thread(target=ask, name="spark-connect-probe", daemon=True)
     thread.start()

@@ -125,3 +125,14 @@ def test_probe_of_a_server_that_never_answers_gives_up_within_its_timeout(monkey
     assert time.monotonic() - began < 1.5
     assert not probe.answered and probe.error == "no answer to SELECT 1 within 0.5 s"
     released.set()
+
+
+def test_the_connect_mark_pyspark_leaves_in_the_environment_goes_with_the_last_session(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SPARK_CONNECT_MODE_ENABLED", raising=False)
+    with client._connect_mode():
+        with client._connect_mode():
+            os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"  # what pyspark does when it creates a Connect session
+        assert os.environ.get("SPARK_CONNECT_MODE_ENABLED") == "1"  # another session of the process is open
+    assert "SPARK_CONNECT_MODE_ENABLED" not in os.environ  # a classic SparkSession can start again
