@@ -10,6 +10,7 @@ Scala 2.13) live here and nowhere else in Python.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import socket
 import sys
@@ -449,6 +450,7 @@ def probe_connect_server(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> Connec
     Returns:
         The answer, or why there was none (never raises for an absent or broken server).
     """
+    importlib.import_module("pyspark.sql.connect.session")  # seconds on a process's first probe: not the server's
     began = time.monotonic()
     answer: dict[str, str] = {}
 
