@@ -24,6 +24,7 @@ from dagster import (
     multi_asset_check,
 )
 
+from iot_platform.clients.spark import ConnectServerProbe
 from iot_platform.clients.spark_master import APP_WAITING, MASTER_ALIVE, WORKER_ALIVE, ClusterState, SparkApplication
 from iot_platform.errors import ServiceUnavailable
 from iot_platform.resources.spark_master import SparkMasterResource
@@ -34,6 +35,9 @@ SPARK_CLUSTER = AssetKey("spark_cluster")
 CHECK_MASTER_ALIVE = "master_alive"
 CHECK_ENOUGH_WORKERS = "enough_alive_workers"
 CHECK_NO_STARVED_APPS = "no_app_waiting_for_cores"
+CHECK_CONNECT_SERVER = "spark_connect_server"
+
+APP_RUNNING = "RUNNING"
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,8 @@ def spark_cluster_asset(settings: Settings) -> AssetSpec:
             "total and used cores, total and used memory (MiB), and active and waiting applications; the "
             "observation plots show their history. The sensor also evaluates the checks: the master is reachable "
             f"and ALIVE, at least {settings.spark_min_workers} worker(s) are alive, and no application has waited "
-            f"for cores longer than {settings.spark_max_app_wait_s} s. A failing check names the URL, worker or "
+            f"for cores longer than {settings.spark_max_app_wait_s} s, and the Spark Connect server the platform's "
+            "runs work on answers a query and is RUNNING on the master. A failing check names the URL, worker or "
             f"application at fault.\n\nMaster web UI: {settings.master_web_url}"
         ),
         metadata={
@@ -108,6 +113,15 @@ def spark_cluster_check_specs(thresholds: HealthThresholds) -> list[AssetCheckSp
             description=(
                 f"No application has waited for cores longer than {thresholds.max_app_wait_s} s "
                 "(IOT_SPARK_MAX_APP_WAIT_S): neither WAITING for its first executors nor RUNNING with none left."
+            ),
+        ),
+        AssetCheckSpec(
+            CHECK_CONNECT_SERVER,
+            asset=SPARK_CLUSTER,
+            description=(
+                "The Spark Connect server the platform's runs work on (IOT_SPARK_CONNECT_URL) answers a trivial "
+                "query within seconds, and the master lists its application RUNNING; passes without asking when "
+                "each run starts an application of its own (IOT_SPARK_RUN_MODE=application)."
             ),
         ),
     ]
@@ -348,6 +362,67 @@ def check_waiting_apps(
     )
 
 
+def check_connect_server(probe: ConnectServerProbe | None, state: ClusterState | None, web_url: str) -> CheckOutcome:
+    """The Spark Connect server answers and the master lists it RUNNING, holding cores.
+
+    Args:
+        probe: What a trivial query to the server told, or ``None`` when runs use no server
+            (``IOT_SPARK_RUN_MODE=application``).
+        state: The master's state, or ``None`` when it could not be read.
+        web_url: The master's web UI, named in messages.
+
+    Returns:
+        The outcome of :data:`CHECK_CONNECT_SERVER`.
+    """
+    if probe is None:
+        return CheckOutcome(
+            CHECK_CONNECT_SERVER,
+            passed=True,
+            message="No Spark Connect server is used: each run starts a Spark application of its own "
+            "(IOT_SPARK_RUN_MODE=application)",
+            signature="application-mode",
+        )
+    metadata: dict[str, Any] = {"connect_url": probe.url, "server_app_id": probe.app_id or "none", "cores_held": 0}
+    if not probe.answered or probe.app_id is None:
+        return CheckOutcome(
+            CHECK_CONNECT_SERVER,
+            passed=False,
+            message=f"The Spark Connect server at {probe.url} does not answer: {probe.error}. Platform runs fail "
+            "until it does; `iot-platform stack up` starts it (`iot-platform stack status` shows its state)",
+            signature="no-answer",
+            metadata=metadata,
+        )
+    if state is None:
+        return CheckOutcome(
+            CHECK_CONNECT_SERVER,
+            passed=False,
+            message=f"The Spark Connect server {probe.app_id} answers at {probe.url}, but whether it holds cores is "
+            f"unknown: the Spark master at {web_url} is unreachable",
+            signature=f"master-unreachable:{probe.app_id}",
+            severity=AssetCheckSeverity.WARN,
+            metadata=metadata,
+        )
+    app = state.application(probe.app_id)
+    if app is None or not app.active or app.state != APP_RUNNING:
+        listed = "does not list it" if app is None else f"lists it as {app.state}"
+        return CheckOutcome(
+            CHECK_CONNECT_SERVER,
+            passed=False,
+            message=f"The Spark Connect server at {probe.url} answers as application {probe.app_id}, but the master "
+            f"{state.master_url} ({state.web_url}) {listed}: is IOT_SPARK_CONNECT_URL a server on this master?",
+            signature=f"not-running:{probe.app_id}:{app.state if app else 'unlisted'}",
+            metadata=metadata,
+        )
+    return CheckOutcome(
+        CHECK_CONNECT_SERVER,
+        passed=True,
+        message=f"The Spark Connect server {app.id} '{app.name}' answers at {probe.url} "
+        f"({probe.elapsed_s:.1f} s); the master lists it RUNNING with {app.cores} core(s)",
+        signature=f"ok:{app.id}",
+        metadata={**metadata, "cores_held": app.cores},
+    )
+
+
 def evaluate_checks(
     state: ClusterState | None,
     error: ServiceUnavailable | None,
@@ -355,8 +430,9 @@ def evaluate_checks(
     waiting_since: Mapping[str, int],
     now: dt.datetime,
     web_url: str,
+    connect: ConnectServerProbe | None = None,
 ) -> list[CheckOutcome]:
-    """All three checks of ``spark_cluster`` for one reading of the master.
+    """All four checks of ``spark_cluster`` for one reading of the master (and one probe of the Connect server).
 
     Args:
         state: The master's state, or ``None`` when it could not be read.
@@ -365,6 +441,7 @@ def evaluate_checks(
         waiting_since: From :func:`apps_without_cores_since`.
         now: The current time (aware).
         web_url: The master's web UI URL.
+        connect: The Spark Connect server's probe; ``None`` when runs use no server.
 
     Returns:
         Outcomes in the order of :func:`spark_cluster_check_specs`.
@@ -373,6 +450,7 @@ def evaluate_checks(
         check_master(state, error, web_url),
         check_workers(state, thresholds.min_workers, web_url),
         check_waiting_apps(state, thresholds.max_app_wait_s, waiting_since, now, web_url),
+        check_connect_server(connect, state, web_url),
     ]
 
 
@@ -392,9 +470,13 @@ def spark_cluster_checks(thresholds: HealthThresholds) -> AssetChecksDefinition:
     @multi_asset_check(
         name="spark_cluster_health_checks",
         specs=spark_cluster_check_specs(thresholds),
-        description="Reads the Spark master's state once and evaluates the spark_cluster health checks.",
+        description=(
+            "Asks the Spark Connect server for a trivial query, reads the Spark master's state once and evaluates "
+            "the spark_cluster health checks."
+        ),
     )
     def _spark_cluster_health_checks(spark_master: SparkMasterResource) -> Iterator[AssetCheckResult]:
+        connect = spark_master.probe_connect_server()
         client = spark_master.get_client()
         now = dt.datetime.now(dt.UTC)
         try:
@@ -403,7 +485,7 @@ def spark_cluster_checks(thresholds: HealthThresholds) -> AssetChecksDefinition:
         except ServiceUnavailable as exc:
             state, error = None, exc
         waiting = apps_without_cores_since(state, {}, now) if state else {}
-        for outcome in evaluate_checks(state, error, thresholds, waiting, now, client.web_url):
+        for outcome in evaluate_checks(state, error, thresholds, waiting, now, client.web_url, connect):
             yield outcome.to_result()
 
     return _spark_cluster_health_checks

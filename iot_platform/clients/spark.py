@@ -10,9 +10,12 @@ Scala 2.13) live here and nowhere else in Python.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import socket
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -358,23 +361,38 @@ def connect_session(url: str, *, tag: str | None = None, session_id: str | None 
             yield session
 
 
+_CONNECT_MODE_ENV = ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE")
+"""What pyspark marks in the process environment when a Connect session is created, and never unmarks."""
+
+_connect_mode_lock = threading.Lock()
+_connect_mode_open = 0
+_connect_mode_saved: dict[str, str | None] = {}
+
+
 @contextmanager
 def _connect_mode() -> Iterator[None]:
-    """pyspark decides for the whole process whether its functions build Connect or classic columns (by the
-    variable ``SPARK_CONNECT_MODE_ENABLED``, which a Connect session sets for good): set it for the block only, so a
-    classic session later in the same process (a test, a benchmark's reference) builds classic columns again."""
-    before = os.environ.get(_CONNECT_MODE_VARIABLE)
-    os.environ[_CONNECT_MODE_VARIABLE] = "1"
+    """Keep pyspark's Connect mark in the environment only while Connect sessions are open.
+
+    pyspark marks the process for good when it creates a Connect session; every process started afterwards (a
+    service the stack starts, a run's subprocess) would inherit the mark and fail to start a classic SparkSession.
+    When the last open session of this process closes, the environment is put back as it was.
+    """
+    global _connect_mode_open
+    with _connect_mode_lock:
+        if _connect_mode_open == 0:
+            _connect_mode_saved.update({name: os.environ.get(name) for name in _CONNECT_MODE_ENV})
+        _connect_mode_open += 1
     try:
         yield
     finally:
-        if before is None:
-            os.environ.pop(_CONNECT_MODE_VARIABLE, None)
-        else:
-            os.environ[_CONNECT_MODE_VARIABLE] = before
-
-
-_CONNECT_MODE_VARIABLE = "SPARK_CONNECT_MODE_ENABLED"
+        with _connect_mode_lock:
+            _connect_mode_open -= 1
+            if _connect_mode_open == 0:
+                for name, value in _connect_mode_saved.items():
+                    if value is None:
+                        os.environ.pop(name, None)
+                    else:
+                        os.environ[name] = value
 
 
 @contextmanager
@@ -416,6 +434,58 @@ def _server_gone(exc: BaseException) -> bool:
     """Whether ``exc`` says the server cannot be reached (as opposed to an error of the work itself)."""
     text = str(exc)
     return any(marker in text for marker in ("UNAVAILABLE", "Connection refused", "failed to connect", "Socket closed"))
+
+
+PROBE_TIMEOUT_S = 5.0
+"""How long :func:`probe_connect_server` waits for the server's answer: a hung server cannot hang a sensor."""
+
+
+@dataclass(frozen=True)
+class ConnectServerProbe:
+    """What one trivial query told about the Spark Connect server at ``url``."""
+
+    url: str
+    app_id: str | None
+    """The server's Spark application id; ``None`` when it did not answer."""
+    error: str | None
+    """Why it did not answer; ``None`` when it did."""
+    elapsed_s: float
+
+    @property
+    def answered(self) -> bool:
+        return self.error is None
+
+
+def probe_connect_server(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> ConnectServerProbe:
+    """Ask the server at ``url`` for ``SELECT 1`` and its application id, within ``timeout_s``.
+
+    The query runs in a short-lived session on a daemon thread, so a server that accepts connections but never
+    answers costs ``timeout_s`` and no more.
+
+    Returns:
+        The answer, or why there was none (never raises for an absent or broken server).
+    """
+    importlib.import_module("pyspark.sql.connect.session")  # seconds on a process's first probe: not the server's
+    began = time.monotonic()
+    answer: dict[str, str] = {}
+
+    def ask() -> None:
+        try:
+            with connect_session(url) as session:
+                session.sql("SELECT 1").collect()
+                answer["app_id"] = application_id(session)
+        except Exception as exc:  # reported in the probe, which is this function's result
+            answer["error"] = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+    thread = threading.Thread(target=ask, name="spark-connect-probe", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    elapsed = time.monotonic() - began
+    if thread.is_alive():
+        return ConnectServerProbe(url, None, f"no answer to SELECT 1 within {timeout_s:g} s", elapsed)
+    if "app_id" in answer:
+        return ConnectServerProbe(url, answer["app_id"], None, elapsed)
+    return ConnectServerProbe(url, None, answer.get("error", "no answer"), elapsed)
 
 
 def is_connect(spark: SparkSession) -> bool:

@@ -13,6 +13,7 @@ from dagster import (
 )
 from pydantic import Field, PrivateAttr
 
+from iot_platform.clients.spark import ConnectServerProbe, probe_connect_server
 from iot_platform.clients.spark_master import (
     MASTER_ALIVE,
     ClusterState,
@@ -20,19 +21,27 @@ from iot_platform.clients.spark_master import (
     SparkMasterClient,
 )
 from iot_platform.errors import ServiceUnavailable
-from iot_platform.settings import Settings
+from iot_platform.settings import Settings, SparkRunMode
 
 SPARK_RETRY_POLICY = RetryPolicy(max_retries=3, delay=60, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
 """Retry policy of Spark-backed assets: a master or worker outage is retried after about 1, 2 and 4 minutes."""
 
 
 class SparkMasterResource(ConfigurableResource):
-    """The Spark standalone master's web endpoint, for cluster health sensors and fail-fast checks in assets."""
+    """The Spark standalone master's web endpoint, for cluster health sensors and fail-fast checks in assets, and
+    the Spark Connect server platform runs work on (an application on that master)."""
 
     web_url: str = Field(description="The master's web UI URL, e.g. http://127.0.0.1:8080 (IOT_SPARK_WEB_URL).")
     timeout_s: float = Field(default=5.0, gt=0, description="Limit of each request to the master, in seconds.")
     master_url: str = Field(default="", description="The spark:// URL sessions use, named in failures.")
     min_workers: int = Field(default=1, ge=0, description="Alive workers needed to run anything.")
+    connect_url: str = Field(
+        default="",
+        description=(
+            "sc:// URL of the Spark Connect server platform runs use (IOT_SPARK_CONNECT_URL); empty when each run "
+            "starts an application of its own (IOT_SPARK_RUN_MODE=application)."
+        ),
+    )
 
     _client: HttpSparkMasterClient | None = PrivateAttr(default=None)
 
@@ -47,12 +56,19 @@ class SparkMasterResource(ConfigurableResource):
     @classmethod
     def from_settings(cls, settings: Settings) -> SparkMasterResource:
         return cls(
-            web_url=settings.master_web_url, master_url=settings.master_url, min_workers=settings.spark_min_workers
+            web_url=settings.master_web_url,
+            master_url=settings.master_url,
+            min_workers=settings.spark_min_workers,
+            connect_url=settings.connect_url if settings.spark_run_mode == SparkRunMode.CONNECT else "",
         )
 
     def require_alive(self) -> ClusterState:
         """:func:`require_master` for this master: fail within seconds (and retry later) when it cannot run work."""
         return require_master(self.get_client(), self.master_url or self.web_url, self.min_workers)
+
+    def probe_connect_server(self) -> ConnectServerProbe | None:
+        """Ask the Spark Connect server for a trivial query (within seconds); ``None`` when runs use no server."""
+        return probe_connect_server(self.connect_url) if self.connect_url else None
 
     def get_client(self) -> SparkMasterClient:
         """The client for this master (made on first use when the resource is used outside Dagster)."""

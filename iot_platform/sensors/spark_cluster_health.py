@@ -29,6 +29,7 @@ from iot_platform.assets.spark_cluster import (
     cluster_metrics,
     evaluate_checks,
 )
+from iot_platform.clients.spark import ConnectServerProbe
 from iot_platform.clients.spark_master import ClusterState, SparkMasterClient
 from iot_platform.errors import ServiceUnavailable
 from iot_platform.resources.spark_master import SparkMasterResource
@@ -134,7 +135,11 @@ def _summary(state: ClusterState | None, outcomes: list[CheckOutcome], web_url: 
 
 
 def evaluate_cluster_health(
-    client: SparkMasterClient, thresholds: HealthThresholds, cursor: HealthCursor, now: dt.datetime
+    client: SparkMasterClient,
+    thresholds: HealthThresholds,
+    cursor: HealthCursor,
+    now: dt.datetime,
+    connect: ConnectServerProbe | None = None,
 ) -> HealthTick:
     """Read the master once and compute the tick's observation, check outcomes, log lines and next cursor.
 
@@ -143,6 +148,7 @@ def evaluate_cluster_health(
         thresholds: The configured limits.
         cursor: What the previous tick remembered.
         now: The current time (aware).
+        connect: This tick's probe of the Spark Connect server; ``None`` when runs use no server.
 
     Returns:
         The tick. ``observation`` is ``None`` when the master could not be read (the checks say why).
@@ -166,7 +172,7 @@ def evaluate_cluster_health(
     else:
         waiting_since, worker_states, changes, observation = {}, cursor.worker_states, [], None
 
-    outcomes = evaluate_checks(state, error, thresholds, waiting_since, now, client.web_url)
+    outcomes = evaluate_checks(state, error, thresholds, waiting_since, now, client.web_url, connect)
     for outcome in outcomes:
         if cursor.check_signatures.get(outcome.check_name) == outcome.signature:
             continue
@@ -208,14 +214,19 @@ def build_spark_cluster_health_sensor(settings: Settings) -> SensorDefinition:
         minimum_interval_seconds=settings.spark_health_interval_s,
         default_status=DefaultSensorStatus.RUNNING,
         description=(
-            f"Every {settings.spark_health_interval_s} s: reads the Spark master's state, records an observation "
-            "of spark_cluster (workers, cores, memory, applications) and evaluates its health checks. "
-            "Changes are logged once."
+            f"Every {settings.spark_health_interval_s} s: asks the Spark Connect server for a trivial query, reads "
+            "the Spark master's state, records an observation of spark_cluster (workers, cores, memory, "
+            "applications) and evaluates its health checks. Changes are logged once."
         ),
     )
     def spark_cluster_health(context: SensorEvaluationContext, spark_master: SparkMasterResource) -> SensorResult:
+        connect = spark_master.probe_connect_server()  # first, so the master's state lists a restarted server
         tick = evaluate_cluster_health(
-            spark_master.get_client(), thresholds, HealthCursor.from_json(context.cursor), dt.datetime.now(dt.UTC)
+            spark_master.get_client(),
+            thresholds,
+            HealthCursor.from_json(context.cursor),
+            dt.datetime.now(dt.UTC),
+            connect,
         )
         for change in tick.changes:
             if change.level == "warning":

@@ -1,6 +1,11 @@
-"""The Spark Connect server: one long-lived application on the master that every platform run works on."""
+"""The Spark Connect server: one long-lived application on the master that every platform run works on.
+
+``python -m iot_platform.stack.spark_connect`` runs it in the foreground, as a container does (docker/compose.yaml).
+"""
 
 from __future__ import annotations
+
+import os
 
 from iot_platform.clients.spark import (
     CONNECT_SERVER_APP_NAME,
@@ -10,6 +15,7 @@ from iot_platform.clients.spark import (
     connect_server_conf,
     connect_session,
 )
+from iot_platform.settings import Settings, load_settings
 from iot_platform.stack import artifacts
 from iot_platform.stack.service import Health
 from iot_platform.stack.spark_master import SparkDaemon
@@ -37,7 +43,7 @@ class SparkConnect(SparkDaemon):
         artifacts.platform_jar(self.settings.cache_dir, self.settings.java_home)
 
     def command(self) -> list[str]:
-        return connect_server_command(connect_server_conf(self.settings), artifacts.spark_home())
+        return foreground_command(self.settings)
 
     def health(self) -> Health:
         url = self.settings.connect_url
@@ -46,3 +52,19 @@ class SparkConnect(SparkDaemon):
             session.sql("SELECT 1").collect()
             app_id = application_id(session)
         return Health(True, f"{CONNECT_SERVER_APP_NAME} {app_id} answering at {url}")
+
+
+def foreground_command(settings: Settings) -> list[str]:
+    """The server's command for the platform's settings: the one :class:`SparkConnect` starts in the local stack."""
+    return connect_server_command(connect_server_conf(settings), artifacts.spark_home())
+
+
+def main() -> None:
+    """Replace this process with the Spark Connect server (``spark-submit`` in the foreground) for the settings in
+    the environment, so a container's supervisor stops and restarts the server itself."""
+    command = foreground_command(load_settings())
+    os.execvp(command[0], command)
+
+
+if __name__ == "__main__":
+    main()

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from iot_platform.clients.spark import ConnectServerProbe
 from iot_platform.clients.spark_master import ClusterState, SparkApplication, parse_master_state
 from iot_platform.errors import ServiceUnavailable
 
@@ -46,10 +47,17 @@ class FakeMaster:
 
 
 class FakeMasterResource:
-    """Stands in for ``SparkMasterResource`` in sensors and checks, handing out a :class:`FakeMaster`."""
+    """Stands in for ``SparkMasterResource`` in sensors and checks, handing out a :class:`FakeMaster` and a fixed
+    probe of the Spark Connect server (``None``: runs use no server)."""
 
-    def __init__(self, client: FakeMaster) -> None:
+    def __init__(self, client: FakeMaster, connect: ConnectServerProbe | None = None) -> None:
         self.client = client
+        self.connect = connect
+        self.probes = 0
 
     def get_client(self) -> FakeMaster:
         return self.client
+
+    def probe_connect_server(self) -> ConnectServerProbe | None:
+        self.probes += 1
+        return self.connect

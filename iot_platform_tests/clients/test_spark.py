@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -91,3 +97,42 @@ def test_the_module_compiles_against_the_pinned_spark() -> None:
 
     assert f"<spark.version>{client.SPARK_VERSION}</spark.version>" in pom
     assert f"<scala.binary.version>{client.SCALA_BINARY}</scala.binary.version>" in pom
+
+
+def test_probe_of_an_absent_server_reports_url_and_reason_at_once() -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    url = f"sc://127.0.0.1:{port}"
+    probe = client.probe_connect_server(url)
+    assert not probe.answered and probe.app_id is None
+    assert url in (probe.error or "") and probe.elapsed_s < 3
+    assert "SPARK_CONNECT_MODE_ENABLED" not in os.environ
+
+
+def test_probe_of_a_server_that_never_answers_gives_up_within_its_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    released = threading.Event()
+
+    @contextmanager
+    def hanging_session(url: str) -> Iterator[None]:
+        released.wait(30)  # a server that accepts the connection and never answers
+        raise ConnectionError("released")
+        yield
+
+    monkeypatch.setattr(client, "connect_session", hanging_session)
+    began = time.monotonic()
+    probe = client.probe_connect_server("sc://silent.test:15002", timeout_s=0.5)
+    assert time.monotonic() - began < 1.5
+    assert not probe.answered and probe.error == "no answer to SELECT 1 within 0.5 s"
+    released.set()
+
+
+def test_the_connect_mark_pyspark_leaves_in_the_environment_goes_with_the_last_session(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SPARK_CONNECT_MODE_ENABLED", raising=False)
+    with client._connect_mode():
+        with client._connect_mode():
+            os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"  # what pyspark does when it creates a Connect session
+        assert os.environ.get("SPARK_CONNECT_MODE_ENABLED") == "1"  # another session of the process is open
+    assert "SPARK_CONNECT_MODE_ENABLED" not in os.environ  # a classic SparkSession can start again

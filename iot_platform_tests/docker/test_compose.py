@@ -349,6 +349,7 @@ def test_platform_containers_get_valid_settings(
             "Kafka": urlsplit(f"//{settings.bootstrap_servers}").hostname,
             "Spark master": urlsplit(settings.master_url).hostname,
             "Spark web UI": urlsplit(settings.master_web_url).hostname,
+            "Spark Connect": urlsplit(settings.connect_url).hostname,
             "PostgreSQL": settings.postgres_host,
             "S3": urlsplit(settings.s3_endpoint_url).hostname,
             "Dagster": urlsplit(settings.dagster_web_url).hostname,
@@ -372,6 +373,54 @@ def test_compose_defaults_match_the_settings_defaults() -> None:
             if str(default) != match.group("arg"):
                 mismatched.append(f"{match.group(0)} (settings default {default!r})")
     assert not mismatched, f"compose.yaml defaults that differ from the platform's: {mismatched}"
+
+
+def _container_settings(service: Mapping[str, Any], monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
+    """The settings a platform container reads: docker/.env (filled in), its ``environment:`` and ``env``."""
+    container_env = {**_filled_env(), **{k: v for k, v in environment(service).items() if v is not None}, **env}
+    with monkeypatch.context() as patch:
+        for key in [key for key in os.environ if key.startswith("IOT_")]:
+            patch.delenv(key)
+        for key, value in container_env.items():
+            patch.setenv(key, value)
+        return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_spark_connect_serves_the_platform_inside_the_network_only(services: dict[str, dict[str, Any]]) -> None:
+    server = services["spark-connect"]
+    assert command_words(server["command"]) == ["python", "-m", "iot_platform.stack.spark_connect"]
+    assert importlib.util.find_spec("iot_platform.stack.spark_connect") is not None
+    assert not published_ports(server), "the Connect server has no authentication: keep it inside the network"
+    assert depends_on(server) == {"spark-master": "service_healthy", "catalog-init": "service_completed_successfully"}
+    health = " ".join(command_words(server["healthcheck"]["test"]))
+    assert "probe_connect_server(load_settings().connect_url" in health, "healthy means it answers a query"
+    assert depends_on(services["dagster-code"]).get("spark-connect") == "service_healthy", "runs need the server"
+    for name in ("dagster-code", "dagster-daemon", "api"):
+        assert environment(services[name]).get("IOT_SPARK_CONNECT_URL") == "sc://spark-connect:15002", name
+
+
+def test_spark_connect_runs_the_local_stacks_server_command_on_the_compose_master(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from iot_platform.clients.spark import CONNECT_SERVER_CLASS, SPARK_JARS, platform_jar_path
+    from iot_platform.stack.spark_connect import SparkConnect, foreground_command
+
+    settings = _container_settings(services["spark-connect"], monkeypatch, IOT_CACHE_DIR=str(tmp_path))
+    for jar in (SPARK_JARS.folder(tmp_path) / "kafka.jar", platform_jar_path(tmp_path)):  # what the image prepares
+        jar.parent.mkdir(parents=True, exist_ok=True)
+        jar.write_bytes(b"jar")
+    (SPARK_JARS.folder(tmp_path) / ".resolved").write_text(SPARK_JARS.stamp)
+
+    command = foreground_command(settings)
+    assert command == SparkConnect(settings).command()
+    assert command[command.index("--class") + 1] == CONNECT_SERVER_CLASS
+    conf = dict(word.split("=", 1) for word in command if "=" in word and word.startswith("spark."))
+    assert conf["spark.master"] == "spark://spark-master:7077" and conf["spark.driver.host"] == "spark-connect"
+    assert f"sc://spark-connect:{conf['spark.connect.grpc.binding.port']}" == settings.connect_url
+    assert conf["spark.sql.defaultCatalog"] == settings.catalog_name
+    assert conf[f"spark.sql.catalog.{settings.catalog_name}.uri"].startswith("jdbc:postgresql://postgres:")
+    jars = command[command.index("--jars") + 1].split(",")
+    assert str(platform_jar_path(tmp_path)) in jars
 
 
 def test_env_example_leaves_secrets_blank() -> None:

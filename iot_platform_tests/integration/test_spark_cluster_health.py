@@ -20,6 +20,7 @@ import pytest
 from dagster import (
     AssetCheckEvaluation,
     AssetCheckKey,
+    AssetCheckSeverity,
     AssetObservation,
     AssetSelection,
     DagsterEventType,
@@ -34,6 +35,7 @@ from dagster import (
 )
 
 from iot_platform.assets.spark_cluster import (
+    CHECK_CONNECT_SERVER,
     CHECK_ENOUGH_WORKERS,
     CHECK_MASTER_ALIVE,
     SPARK_CLUSTER,
@@ -77,7 +79,7 @@ class SensorLoop:
 
     def __init__(self, settings: Settings, instance: DagsterInstance) -> None:
         self.sensor = build_spark_cluster_health_sensor(settings)
-        self.resource = SparkMasterResource(web_url=settings.master_web_url)
+        self.resource = SparkMasterResource.from_settings(settings)
         self.instance = instance
         self.cursor: str | None = None
         self.ticks = 0
@@ -261,10 +263,47 @@ def test_master_stop_fails_checks_sensor_keeps_ticking_and_spark_runs_fail_fast(
         assert elapsed < 30, f"the run took {elapsed:.0f}s to fail"
         assert failures and settings.master_url in str(failures[0].event_specific_data)
     finally:
-        # The worker would re-register with the new master only after its retry back-off: restart both.
-        stack.down(only=["spark-worker", "spark-master"])
-        stack.up(only=["spark-master", "spark-worker"])
-    loop.ticks_until(lambda: loop.passing(CHECK_MASTER_ALIVE) and loop.passing(CHECK_ENOUGH_WORKERS), intervals=2)
+        # The worker would re-register with the new master only after its retry back-off, and the Connect server's
+        # application ends with its master: restart all three.
+        stack.down(only=["spark-connect", "spark-worker", "spark-master"])
+        stack.up(only=["spark-master", "spark-worker", "spark-connect"])
+    loop.ticks_until(
+        lambda: all(loop.passing(name) for name in (CHECK_MASTER_ALIVE, CHECK_ENOUGH_WORKERS, CHECK_CONNECT_SERVER)),
+        intervals=2,
+    )
+
+
+def test_connect_server_check_fails_while_the_server_is_down_and_passes_once_it_is_up(
+    settings: Settings, instance: DagsterInstance
+) -> None:
+    stack = Stack(settings)
+    loop = SensorLoop(settings, instance)
+    loop.tick()
+    healthy = loop.latest(CHECK_CONNECT_SERVER)
+    assert healthy.passed, healthy.description
+    app_id = healthy.metadata["server_app_id"].value
+    assert healthy.metadata["connect_url"].value == settings.connect_url
+    assert f"{app_id}" in (healthy.description or "") and settings.connect_url in (healthy.description or "")
+    listed = next(app for app in master_json(settings)["activeapps"] if app["id"] == app_id)
+    assert listed["state"] == "RUNNING" and listed["cores"] >= 1
+    cores_held = healthy.metadata["cores_held"].value
+    assert isinstance(cores_held, int) and cores_held >= 1
+    try:
+        stack.down(only=["spark-connect"])
+        began = time.monotonic()
+        loop.tick()
+        elapsed = time.monotonic() - began
+        failing = loop.latest(CHECK_CONNECT_SERVER)
+        assert not failing.passed and failing.severity == AssetCheckSeverity.ERROR
+        assert settings.connect_url in (failing.description or "") and "does not answer" in (failing.description or "")
+        assert elapsed < 10, f"a tick against a stopped server took {elapsed:.1f}s"
+        assert loop.passing(CHECK_MASTER_ALIVE) and loop.passing(CHECK_ENOUGH_WORKERS)
+    finally:
+        stack.up(only=["spark-connect"])
+    loop.tick()
+    back = loop.latest(CHECK_CONNECT_SERVER)
+    assert back.passed, back.description
+    assert back.metadata["server_app_id"].value != app_id  # a new server application
 
 
 def test_on_demand_checks_pass_on_the_healthy_stack(settings: Settings) -> None:
@@ -281,4 +320,5 @@ def test_on_demand_checks_pass_on_the_healthy_stack(settings: Settings) -> None:
         CHECK_MASTER_ALIVE: True,
         CHECK_ENOUGH_WORKERS: True,
         "no_app_waiting_for_cores": True,
+        CHECK_CONNECT_SERVER: True,
     }

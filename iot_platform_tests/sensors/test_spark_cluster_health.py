@@ -18,12 +18,14 @@ from dagster import (
 )
 
 from iot_platform.assets.spark_cluster import (
+    CHECK_CONNECT_SERVER,
     CHECK_ENOUGH_WORKERS,
     CHECK_MASTER_ALIVE,
     CHECK_NO_STARVED_APPS,
     SPARK_CLUSTER,
     HealthThresholds,
 )
+from iot_platform.clients.spark import ConnectServerProbe
 from iot_platform.errors import ServiceUnavailable
 from iot_platform.sensors.spark_cluster_health import (
     SENSOR_NAME,
@@ -46,13 +48,18 @@ THRESHOLDS = HealthThresholds(min_workers=1, max_app_wait_s=300)
 DOWN = master_down()
 
 
+CONNECT_URL = "sc://spark-connect.test:15002"
+SERVER_DOWN = ConnectServerProbe(CONNECT_URL, None, "Connection refused", 0.01)
+
+
 def tick(
     answer: dict[str, Any] | ServiceUnavailable,
     cursor: HealthCursor | None = None,
     now: dt.datetime = NOW,
     thresholds: HealthThresholds = THRESHOLDS,
+    connect: ConnectServerProbe | None = None,
 ) -> HealthTick:
-    return evaluate_cluster_health(FakeMaster(answer), thresholds, cursor or HealthCursor(), now)
+    return evaluate_cluster_health(FakeMaster(answer), thresholds, cursor or HealthCursor(), now, connect)
 
 
 def outcome(result: HealthTick, name: str) -> Any:
@@ -79,14 +86,15 @@ def test_healthy_idle_cluster_passes_every_check() -> None:
         (CHECK_MASTER_ALIVE, True),
         (CHECK_ENOUGH_WORKERS, True),
         (CHECK_NO_STARVED_APPS, True),
+        (CHECK_CONNECT_SERVER, True),  # no server in use
     ]
 
 
 def test_master_down_fails_checks_with_the_url_and_records_no_observation() -> None:
     result = tick(DOWN)
     assert result.observation is None
-    assert [o.passed for o in result.outcomes] == [False, False, False]
-    assert all(WEB_URL in o.message for o in result.outcomes)
+    assert [o.passed for o in result.outcomes] == [False, False, False, True]
+    assert all(WEB_URL in o.message for o in result.outcomes[:3])
     assert outcome(result, CHECK_NO_STARVED_APPS).severity == AssetCheckSeverity.WARN
 
 
@@ -157,7 +165,7 @@ def test_state_changes_are_logged_once() -> None:
     first = tick(healthy)
     assert {c.message.split(":")[0] for c in first.changes} == {
         f"spark_cluster check {name} passes"
-        for name in (CHECK_MASTER_ALIVE, CHECK_ENOUGH_WORKERS, CHECK_NO_STARVED_APPS)
+        for name in (CHECK_MASTER_ALIVE, CHECK_ENOUGH_WORKERS, CHECK_NO_STARVED_APPS, CHECK_CONNECT_SERVER)
     }
     again = tick(healthy, cursor=first.cursor)
     assert again.changes == []
@@ -169,6 +177,16 @@ def test_state_changes_are_logged_once() -> None:
 
     back = tick(healthy, cursor=still_down.cursor)
     assert [c.level for c in back.changes] == ["info", "info", "info"]
+
+
+def test_a_server_that_stops_answering_is_logged_once_naming_its_url() -> None:
+    healthy = load_fixture("master_one_worker_idle.json")
+    first = tick(healthy)
+    down = tick(healthy, cursor=first.cursor, connect=SERVER_DOWN)
+    assert [(c.level, CONNECT_URL in c.message) for c in down.changes] == [("warning", True)]
+    assert f"check {CHECK_CONNECT_SERVER} FAILS" in down.changes[0].message
+    assert tick(healthy, cursor=down.cursor, connect=SERVER_DOWN).changes == []
+    assert CHECK_CONNECT_SERVER in down.summary
 
 
 def test_worker_death_is_logged_with_its_id() -> None:
@@ -192,13 +210,18 @@ def instance() -> Iterator[DagsterInstance]:
         yield test_instance
 
 
-def run_sensor(instance: DagsterInstance, client: FakeMaster, cursor: str | None = None) -> SensorResult:
+def run_sensor(
+    instance: DagsterInstance,
+    client: FakeMaster,
+    cursor: str | None = None,
+    connect: ConnectServerProbe | None = None,
+) -> SensorResult:
     sensor_def = build_spark_cluster_health_sensor(load_settings(spark_health_interval_s=15))
     with build_sensor_context(
         instance=instance,
         cursor=cursor,
         sensor_name=SENSOR_NAME,
-        resources={"spark_master": FakeMasterResource(client)},
+        resources={"spark_master": FakeMasterResource(client, connect)},
     ) as context:
         result = sensor_def(context)
     assert isinstance(result, SensorResult)
@@ -219,8 +242,19 @@ def test_sensor_records_observation_and_check_evaluations(instance: DagsterInsta
         (CHECK_MASTER_ALIVE, True),
         (CHECK_ENOUGH_WORKERS, True),
         (CHECK_NO_STARVED_APPS, True),
+        (CHECK_CONNECT_SERVER, True),
     }
     assert HealthCursor.from_json(result.cursor).check_signatures  # remembered for the next tick
+
+
+def test_sensor_reports_a_silent_connect_server_as_a_failed_error_check(instance: DagsterInstance) -> None:
+    result = run_sensor(instance, FakeMaster(load_fixture("master_one_worker_idle.json")), connect=SERVER_DOWN)
+    evaluation = next(
+        e for e in result.asset_events if isinstance(e, AssetCheckEvaluation) and e.check_name == CHECK_CONNECT_SERVER
+    )
+    assert not evaluation.passed and evaluation.severity == AssetCheckSeverity.ERROR
+    assert CONNECT_URL in (evaluation.description or "") and "Connection refused" in (evaluation.description or "")
+    assert evaluation.metadata["connect_url"].value == CONNECT_URL
 
 
 def test_sensor_keeps_ticking_while_the_master_is_down(instance: DagsterInstance) -> None:
