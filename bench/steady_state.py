@@ -269,15 +269,22 @@ def snapshot_lags(settings: Settings, since: dt.datetime, until: dt.datetime) ->
 # --- preparation and the triggered hourly run --------------------------------------------------------------------
 def fill_seed_hour(settings: Settings, hour: dt.datetime) -> None:
     """Publish one hour of seed-load readings for ``hour`` and ingest them with one ingest_job run."""
-    from dagster_graphql import DagsterGraphQLClient
+    from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
     end = hour + dt.timedelta(hours=1)
     subprocess.run(
         backfill_command(hour.isoformat(), end.isoformat(), seed=11), check=True, cwd=REPO, stdout=subprocess.DEVNULL
     )
-    run_id = DagsterGraphQLClient(settings.bind_host, port_number=settings.dagster_port).submit_job_execution(
-        INGEST_JOB
-    )
+    client = DagsterGraphQLClient(settings.bind_host, port_number=settings.dagster_port)
+    deadline = time.monotonic() + 120
+    while True:  # the webserver answers before its code location has loaded
+        try:
+            run_id = client.submit_job_execution(INGEST_JOB)
+            break
+        except DagsterGraphQLClientError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2)
     status = wait_for_run(GraphQLDagsterClient(settings.dagster_web_url), run_id)
     print(f"seed hour {hour:%Y-%m-%d %H:00} published and ingested (run {run_id[:8]} {status})", flush=True)
 
@@ -398,7 +405,12 @@ def summary(result: Measurement) -> list[tuple[str, str, str, str]]:
     cpu_target = TARGET_CPU.get(result.interval_minutes)
     rows = [
         ("ingestion launch->commit p50", _s(ingest_p50), f"<= {TARGET_INGEST_S:g} s", "-"),
-        ("ingestion launch->commit max", _s(ingest_max), f"<= {TARGET_INGEST_S:g} s", _verdict(ingest_max, 8.0)),
+        (
+            "ingestion launch->commit max",
+            _s(ingest_max),
+            f"<= {TARGET_INGEST_S:g} s",
+            _verdict(ingest_max, TARGET_INGEST_S),
+        ),
         ("hourly_stats launch->commit", _s(hourly), f"<= {TARGET_HOURLY_S:g} s", _verdict(hourly, TARGET_HOURLY_S)),
         (
             "machine CPU busy (all cores)",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import sys
 import tempfile
 import threading
 import time
@@ -47,6 +49,8 @@ def bench_stack(name: str, services: Sequence[str] = CORE, **overrides: Any) -> 
         **{"generator_enabled": False, "schedules_enabled": False, **BENCH_PORTS, **overrides},
     )
     stack = Stack(settings)
+    # A benchmark stopped with SIGTERM (e.g. by `timeout`) still stops its stack.
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         stack.up(only=list(services))
         with exported_environment(settings_environment(settings)):
@@ -54,6 +58,7 @@ def bench_stack(name: str, services: Sequence[str] = CORE, **overrides: Any) -> 
     finally:
         stack.down()
         shutil.rmtree(root, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager
