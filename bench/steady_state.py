@@ -391,7 +391,7 @@ def print_runs(result: Measurement) -> None:
         readings = "-" if run.readings is None else f"{run.readings:,}"
         submitted = " (submitted after the window)" if run is result.hourly else ""
         print(
-            f"{run.job:<18}{run.launched:%H:%M:%S}{'':>8}{readings:>11}{_s(run.to_start):>10}{_s(run.to_commit):>10}"
+            f"{run.job:<18}{run.launched.strftime('%H:%M:%S'):>16}{readings:>11}{_s(run.to_start):>10}{_s(run.to_commit):>10}"
             f"{_s(run.to_success):>11}  {run.status}{submitted}"
         )
 
