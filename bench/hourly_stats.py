@@ -107,10 +107,10 @@ def main() -> None:
             (None, range_tags),
         ]
         per_run, per_run_peak = timed_cases(settings, SparkRunMode.APPLICATION, cases)
+        report("per-run application", per_run, per_run_peak)
         with warm_server(settings):
             first_s, _ = timed_run(settings, SparkRunMode.CONNECT, day.strftime("%Y-%m-%d-%H:00"))
             warm, warm_peak = timed_cases(settings, SparkRunMode.CONNECT, cases)
-        report("per-run application", per_run, per_run_peak)
         print(f"warm-up: first run on the fresh Spark Connect server (one hour of the day): {first_s:.1f} s")
         report("warm server", warm, warm_peak)
         labels = ("1 hour, small", "1 hour, large", "24-hour backfill")
@@ -126,7 +126,7 @@ def report(design: str, results: list[tuple[float, dict]], peak_mib: float) -> N
     print(f"1 hour, {large_meta['readings']:,} readings: {large_s:.1f} s launch-to-commit")
     print(f"time(10M)/time(1M): {large_s / small_s:.2f} (target <= 4)")
     print(f"24-hour single-run backfill, {day_meta['readings']:,} readings, {day_meta['rows']:,} rows: {day_s:.1f} s")
-    print(f"peak memory (driver + executors): {peak_mib:,.0f} MiB")
+    print(f"peak memory (driver + executors): {peak_mib:,.0f} MiB", flush=True)
 
 
 if __name__ == "__main__":
