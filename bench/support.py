@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import sys
 import tempfile
 import threading
 import time
@@ -37,18 +39,19 @@ def bench_stack(name: str, services: Sequence[str] = CORE, **overrides: Any) -> 
     it runs, including ones a benchmark starts later (``Stack(settings).up(only=[...])``), is stopped afterwards.
 
     The download cache is the repository's, so only the first benchmark on a machine downloads anything.
-    ``overrides`` are further settings (e.g. ``api_token``).
+    ``overrides`` are further settings (e.g. ``api_token``, or ``schedules_enabled=True`` and
+    ``generator_enabled=True`` for a stack that runs as the platform does; both are off by default).
     """
     root = Path(tempfile.mkdtemp(prefix=f"iot-bench-{name}-"))
     cache = Path(os.environ.get("IOT_CACHE_DIR", REPO / ".iot-platform" / "cache"))
     settings = load_settings(
         state_dir=root,
         IOT_CACHE_DIR=cache,
-        generator_enabled=False,
-        schedules_enabled=False,
-        **{**BENCH_PORTS, **overrides},
+        **{"generator_enabled": False, "schedules_enabled": False, **BENCH_PORTS, **overrides},
     )
     stack = Stack(settings)
+    # A benchmark stopped with SIGTERM (e.g. by `timeout`) still stops its stack.
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         stack.up(only=list(services))
         with exported_environment(settings_environment(settings)):
@@ -56,6 +59,28 @@ def bench_stack(name: str, services: Sequence[str] = CORE, **overrides: Any) -> 
     finally:
         stack.down()
         shutil.rmtree(root, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def warm_server(settings: Settings) -> Iterator[None]:
+    """The stack's Spark Connect server (``spark-connect``) running for the block, stopped afterwards.
+
+    An idle server holds one core, so figures of the per-run-application design are taken before the block and
+    figures of the warm server inside it.
+    """
+    stack = Stack(settings)
+    stack.up(only=["spark-connect"])
+    try:
+        yield
+    finally:
+        stack.down(only=["spark-connect"])
+
+
+def speed_verdict(warm_s: float, per_run_s: float) -> str:
+    """``warm/per-run`` time ratio and whether the warm server is at least as fast (ratio <= 1)."""
+    ratio = warm_s / per_run_s
+    return f"time warm/per-run {ratio:.2f} ({'holds' if ratio <= 1.0 else 'SLOWER on the warm server'})"
 
 
 def _rss_kib(pid: int) -> int:
