@@ -99,7 +99,8 @@ def test_terminating_a_run_mid_query_interrupts_only_its_work_and_the_next_run_i
     with own_topic(stack_settings, "warm-terminate") as settings:
         produce(settings, readings_of(settings, "WARM-T", records, utc(2025, 3, 2)))
         dagster = GraphQLDagsterClient(settings.dagster_web_url)
-        run_config = {"resources": {"kafka": {"config": {"topic": settings.kafka_topic}}}}
+        kafka = {"bootstrap_servers": settings.bootstrap_servers, "topic": settings.kafka_topic}
+        run_config = {"resources": {"kafka": {"config": kafka}}}
         run_id = str(dagster._official_client().submit_job_execution(INGEST_JOB, run_config=run_config))
 
         bystander: dict[str, Any] = {}
