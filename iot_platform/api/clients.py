@@ -1,4 +1,5 @@
-"""The clients one API process shares between requests: Dagster, the Spark master (cached), the stats table.
+"""The clients one API process shares between requests: Dagster (its runs in progress cached), the Spark master
+(cached), the Spark Connect server's application id (cached), the stats table.
 
 Each is made on first use (so a missing engine fails the requests that need it, not the process) and closed
 when the app's lifespan ends. Unit tests pass fakes instead.
@@ -7,11 +8,13 @@ when the app's lifespan ends. Unit tests pass fakes instead.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from iot_platform.api.cluster_cache import DEFAULT_TTL_S, CachedClusterState
+from iot_platform.api.cluster_cache import CONNECT_SERVER_TTL_S, DEFAULT_TTL_S, CachedClusterState, TimedReading
+from iot_platform.api.connect_server import server_application_id
 from iot_platform.api.stats_reader import HourlyStatsReader, IcebergHourlyStatsReader
-from iot_platform.clients.dagster import DagsterClient, GraphQLDagsterClient
+from iot_platform.clients.dagster import DagsterClient, GraphQLDagsterClient, RunInfo
 from iot_platform.clients.spark_master import HttpSparkMasterClient, SparkMasterClient
 
 if TYPE_CHECKING:
@@ -28,6 +31,7 @@ class ApiClients:
         dagster: DagsterClient | None = None,
         spark_master: SparkMasterClient | None = None,
         stats: HourlyStatsReader | None = None,
+        connect_server_id: Callable[[], str | None] | None = None,
         cluster_ttl_s: float = DEFAULT_TTL_S,
     ) -> None:
         """Collect the clients; any not given is made from ``settings`` on first use.
@@ -37,7 +41,10 @@ class ApiClients:
             dagster: A Dagster client (default: GraphQL against ``settings.dagster_web_url``).
             spark_master: A master client (default: HTTP against ``settings.master_web_url``).
             stats: A reader of ``iot.hourly_stats`` (default: pyiceberg on the platform's catalog).
-            cluster_ttl_s: How long a reading of the master's state is shared between requests.
+            connect_server_id: Asks the Spark Connect server for its application id, ``None`` when it cannot
+                (default: a short session at ``settings.connect_url``).
+            cluster_ttl_s: How long a reading of the master's state (and of Dagster's runs in progress) is shared
+                between requests.
         """
         self._settings = settings
         self._dagster = dagster
@@ -45,6 +52,12 @@ class ApiClients:
         self._stats = stats
         self._cluster: CachedClusterState | None = None
         self._cluster_ttl_s = cluster_ttl_s
+        self._in_progress: TimedReading[tuple[RunInfo, ...]] | None = None
+        url = settings.connect_url
+        self.connect_server = TimedReading(
+            connect_server_id or (lambda: server_application_id(url)), ttl_s=CONNECT_SERVER_TTL_S
+        )
+        """The Spark Connect server's application id (``None``: it cannot be asked), reused for a few seconds."""
         self._owned: list[GraphQLDagsterClient | HttpSparkMasterClient] = []
         self._lock = threading.Lock()
 
@@ -57,6 +70,15 @@ class ApiClients:
                 self._owned.append(client)
                 self._dagster = client
             return self._dagster
+
+    @property
+    def in_progress_runs(self) -> TimedReading[tuple[RunInfo, ...]]:
+        """Dagster's runs in progress with their tags, shared for ``cluster_ttl_s``."""
+        dagster = self.dagster
+        with self._lock:
+            if self._in_progress is None:
+                self._in_progress = TimedReading(lambda: dagster.in_progress_runs(), ttl_s=self._cluster_ttl_s)
+            return self._in_progress
 
     @property
     def cluster(self) -> CachedClusterState:
@@ -86,5 +108,5 @@ class ApiClients:
             if self._spark_master in self._owned:
                 self._spark_master, self._cluster = None, None
             if self._dagster in self._owned:
-                self._dagster = None
+                self._dagster, self._in_progress = None, None
             self._owned.clear()

@@ -1,9 +1,10 @@
-"""The Spark master's state, shared by concurrent requests for a short time.
+"""Readings of the engines behind the API, shared by concurrent requests for a short time.
 
 Fifty clients polling ``/cluster/status`` must not become fifty requests per poll to the master: a reading is
 kept for ``ttl_s`` (default one second), and callers that arrive while it is being fetched wait for that one
 fetch instead of starting their own. A failure is kept for the same time, so a dead master is asked once per
-``ttl_s`` rather than once per request.
+``ttl_s`` rather than once per request. The same holds for Dagster's runs in progress and for the application id
+of the platform's Spark Connect server (:class:`TimedReading`).
 """
 
 from __future__ import annotations
@@ -11,13 +12,77 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from iot_platform.clients.spark_master import ClusterState, SparkApplication, SparkMasterClient
 from iot_platform.errors import ServiceUnavailable
 
 DEFAULT_TTL_S = 1.0
+CONNECT_SERVER_TTL_S = 15.0
+"""How long the Spark Connect server's application id (or the news that it cannot be reached) is reused: asking
+opens a session on the server, and the id only changes when the server restarts."""
 T = TypeVar("T")
+
+
+class TimedReading(Generic[T]):
+    """The result of ``read()``, reused for ``ttl_s``; a :class:`ServiceUnavailable` is reused too. Thread-safe:
+    callers arriving during a read wait for it instead of reading again."""
+
+    def __init__(
+        self, read: Callable[[], T], *, ttl_s: float = DEFAULT_TTL_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        """Wrap a reader.
+
+        Args:
+            read: Reads the engine (may raise ``ServiceUnavailable``).
+            ttl_s: How long a reading (or a failure) is reused.
+            clock: Monotonic seconds (tests only).
+        """
+        self._read = read
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._read_at: float | None = None
+        self._value: T | None = None
+        self._error: ServiceUnavailable | None = None
+
+    def get(self, *, fresh: bool = False) -> T:
+        """The reading, at most ``ttl_s`` old (``fresh=True``: read now).
+
+        Raises:
+            ServiceUnavailable: the engine cannot be reached (now, or within the last ``ttl_s``).
+        """
+        with self._lock:
+            now = self._clock()
+            if fresh or self._read_at is None or now - self._read_at >= self._ttl_s:
+                self._read_at = None  # lock-free readers (peek) see no reading while it changes
+                try:
+                    self._value, self._error = self._read(), None
+                except ServiceUnavailable as exc:
+                    self._value, self._error = None, exc
+                self._read_at = self._clock()
+            if self._error is not None:
+                raise self._error
+            return self._value  # type: ignore[return-value]  # set by the read above or an earlier one
+
+    def peek(self) -> tuple[bool, T | None]:
+        """``(True, reading)`` if a reading is still fresh, else ``(False, None)``, without waiting or reading
+        (safe on the event loop).
+
+        Raises:
+            ServiceUnavailable: the engine could not be reached within the last ``ttl_s``.
+        """
+        read_at, value, error = self._read_at, self._value, self._error
+        if read_at is None or self._clock() - read_at >= self._ttl_s:
+            return False, None
+        if error is not None:
+            raise error
+        return True, value
+
+    def invalidate(self) -> None:
+        """Forget the reading, e.g. after a change the caller made."""
+        with self._lock:
+            self._read_at = None
 
 
 class CachedClusterState:
@@ -34,12 +99,7 @@ class CachedClusterState:
             clock: Monotonic seconds (tests only).
         """
         self.client = client
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._read_at: float | None = None
-        self._state: ClusterState | None = None
-        self._error: ServiceUnavailable | None = None
+        self._reading = TimedReading(client.cluster_state, ttl_s=ttl_s, clock=clock)
         self._derived: dict[str, tuple[ClusterState, object]] = {}
 
     @property
@@ -53,19 +113,7 @@ class CachedClusterState:
         Raises:
             ServiceUnavailable: the master cannot be reached (now, or within the last ``ttl_s``).
         """
-        with self._lock:
-            now = self._clock()
-            if fresh or self._read_at is None or now - self._read_at >= self._ttl_s:
-                self._read_at = None  # lock-free readers (cached) see no reading while it changes
-                try:
-                    self._state, self._error = self.client.cluster_state(), None
-                except ServiceUnavailable as exc:
-                    self._state, self._error = None, exc
-                self._read_at = self._clock()
-            if self._error is not None:
-                raise self._error
-            assert self._state is not None
-            return self._state
+        return self._reading.get(fresh=fresh)
 
     def cached(self) -> ClusterState | None:
         """The reading if it is still fresh, without waiting or calling the master (safe on the event loop).
@@ -73,12 +121,7 @@ class CachedClusterState:
         Raises:
             ServiceUnavailable: the master could not be reached within the last ``ttl_s``.
         """
-        read_at, state, error = self._read_at, self._state, self._error
-        if read_at is None or self._clock() - read_at >= self._ttl_s:
-            return None
-        if error is not None:
-            raise error
-        return state
+        return self._reading.peek()[1]
 
     async def state_async(self) -> ClusterState:
         """:meth:`state` for ``async`` endpoints: a fresh reading is returned on the event loop; otherwise the
@@ -101,8 +144,7 @@ class CachedClusterState:
 
     def invalidate(self) -> None:
         """Forget the cached reading, e.g. after killing an application."""
-        with self._lock:
-            self._read_at = None
+        self._reading.invalidate()
 
     def kill_application(self, app_id: str) -> SparkApplication:
         """Kill an application at the master (see ``SparkMasterClient.kill_application``) and forget the cache."""

@@ -14,10 +14,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from iot_platform.api.clients import ApiClients
-from iot_platform.api.cluster_cache import CachedClusterState
+from iot_platform.api.cluster_cache import CachedClusterState, TimedReading
 from iot_platform.api.errors import AuthenticationRequired, PermissionDenied, TokenNotConfigured
 from iot_platform.api.stats_reader import HourlyStatsReader
-from iot_platform.clients.dagster import DagsterClient
+from iot_platform.clients.dagster import DagsterClient, RunInfo
 from iot_platform.settings import Settings
 
 _bearer = HTTPBearer(
@@ -42,6 +42,18 @@ async def get_cluster(request: Request) -> CachedClusterState:
     """The Spark master, with its state shared between requests for about a second."""
     clients: ApiClients = request.app.state.clients
     return clients.cluster
+
+
+async def get_in_progress_runs(request: Request) -> TimedReading[tuple[RunInfo, ...]]:
+    """Dagster's runs in progress with their tags, shared between requests for about a second."""
+    clients: ApiClients = request.app.state.clients
+    return clients.in_progress_runs
+
+
+async def get_connect_server(request: Request) -> TimedReading[str | None]:
+    """The Spark Connect server's application id (``None``: it cannot be asked), shared for a few seconds."""
+    clients: ApiClients = request.app.state.clients
+    return clients.connect_server
 
 
 async def get_stats(request: Request) -> HourlyStatsReader:
@@ -85,6 +97,8 @@ async def require_token(
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DagsterDep = Annotated[DagsterClient, Depends(get_dagster)]
 ClusterDep = Annotated[CachedClusterState, Depends(get_cluster)]
+InProgressRunsDep = Annotated[TimedReading[tuple[RunInfo, ...]], Depends(get_in_progress_runs)]
+ConnectServerDep = Annotated[TimedReading[str | None], Depends(get_connect_server)]
 StatsDep = Annotated[HourlyStatsReader, Depends(get_stats)]
 NowDep = Annotated[dt.datetime, Depends(utc_now)]
 Authorized = Annotated[None, Depends(require_token)]

@@ -6,7 +6,7 @@ a message, an engine that cannot be reached is 503 naming it, and nothing a call
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -100,6 +100,7 @@ def create_app(
     dagster: DagsterClient | None = None,
     spark_master: SparkMasterClient | None = None,
     stats_reader: HourlyStatsReader | None = None,
+    connect_server_id: Callable[[], str | None] | None = None,
     cluster_ttl_s: float = DEFAULT_TTL_S,
 ) -> FastAPI:
     """Build the API.
@@ -109,6 +110,8 @@ def create_app(
         dagster: A Dagster client (default: GraphQL against ``settings.dagster_web_url``).
         spark_master: A Spark master client (default: HTTP against ``settings.master_web_url``).
         stats_reader: A reader of ``iot.hourly_stats`` (default: pyiceberg on the platform's catalog).
+        connect_server_id: Asks the Spark Connect server for its application id, ``None`` when it cannot
+            (default: a short session at ``settings.connect_url``).
         cluster_ttl_s: How long one reading of the master's state answers concurrent requests.
 
     Returns:
@@ -116,7 +119,12 @@ def create_app(
     """
     settings = settings or load_settings()
     clients = ApiClients(
-        settings, dagster=dagster, spark_master=spark_master, stats=stats_reader, cluster_ttl_s=cluster_ttl_s
+        settings,
+        dagster=dagster,
+        spark_master=spark_master,
+        stats=stats_reader,
+        connect_server_id=connect_server_id,
+        cluster_ttl_s=cluster_ttl_s,
     )
 
     @asynccontextmanager

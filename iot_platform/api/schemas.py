@@ -84,6 +84,18 @@ class Worker(BaseModel):
 
 
 # --- jobs --------------------------------------------------------------------------------------------------
+class SparkAppRun(BaseModel):
+    """A platform run whose Spark work is executing in the application now."""
+
+    run_id: str
+    job_name: str
+    status: str = Field(description="STARTED, or CANCELING while the run's operations are being interrupted.")
+    partition: str | None = Field(description="The run's partition, for single-partition runs.")
+    start: str | None = Field(description="First partition, for range runs.")
+    end: str | None = Field(description="Last partition, for range runs.")
+    since: dt.datetime | None = Field(description="When the run's Spark session opened (its iot/spark_since tag).")
+
+
 class SparkApp(BaseModel):
     """One Spark application known to the master."""
 
@@ -94,7 +106,20 @@ class SparkApp(BaseModel):
     submitted_at: dt.datetime
     duration_ms: int
     active: bool
-    dagster_run_id: str | None = Field(description="The Dagster run that launched it; null when not the platform.")
+    dagster_run_id: str | None = Field(
+        description="The Dagster run that launched it; null when not the platform, and for the shared server "
+        "(see runs)."
+    )
+    shared: bool = Field(
+        default=False,
+        description="True for the platform's Spark Connect server (iot-platform:connect-server), which executes "
+        "the Spark work of every platform run. Stop a run with DELETE /api/v1/jobs/runs/{run_id}, not the server.",
+    )
+    runs: list[SparkAppRun] = Field(
+        default_factory=list,
+        description="The platform runs whose Spark work the application is executing now (Dagster runs in "
+        "progress whose iot/spark_app_id tag names it), oldest first.",
+    )
 
 
 class StopAppResult(BaseModel):
@@ -105,7 +130,8 @@ class StopAppResult(BaseModel):
     dagster_run_id: str | None
     action: Literal["run_terminated", "application_killed"] = Field(
         description="run_terminated: the owning Dagster run was asked to stop (its application stops with it); "
-        "application_killed: no active run owns the application, so the master killed it."
+        "application_killed: no active run owns the application, so the master killed it (or, with force=true, "
+        "the master killed the shared Spark Connect server)."
     )
     state: str = Field(description="The run's status (run_terminated) or the application's state (application_killed).")
     message: str
@@ -164,7 +190,7 @@ class SubmitResult(BaseModel):
 
 
 class Run(BaseModel):
-    """A Dagster run of a platform job, with the Spark application it started."""
+    """A Dagster run of a platform job, with the Spark application its work ran in."""
 
     run_id: str
     status: str = Field(description="QUEUED, NOT_STARTED, STARTING, STARTED, SUCCESS, FAILURE, CANCELING or CANCELED.")
@@ -173,7 +199,10 @@ class Run(BaseModel):
     start: str | None = Field(description="First partition, for range runs.")
     end: str | None = Field(description="Last partition, for range runs.")
     backfill_id: str | None
-    spark_app_id: str | None = Field(description="The Spark application the run started, while the master knows it.")
+    spark_app_id: str | None = Field(
+        description="The Spark application the run's work ran in: the shared Spark Connect server's, or the run's own "
+        "(as the run recorded it; else the application named after the run, while the master knows it)."
+    )
     created_at: dt.datetime | None
     started_at: dt.datetime | None
     ended_at: dt.datetime | None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from iot_platform.errors import Conflict, InvalidPartition, NotFound, ServiceUnavailable, UpstreamError
+from iot_platform.runs import SPARK_APP_TAG, SPARK_MODE_TAG, SPARK_SINCE_TAG
 
 SERVICE_NAME = "Dagster"
 """How errors name Dagster (``ServiceUnavailable.service``)."""
@@ -31,6 +32,10 @@ BACKFILL_TAG = "dagster/backfill"
 
 FINISHED_RUN_STATUSES = frozenset({"SUCCESS", "FAILURE", "CANCELED"})
 """Run statuses after which nothing more happens."""
+IN_PROGRESS_RUN_STATUSES = ("STARTED", "CANCELING")
+"""Run statuses of a run whose process is working (or being stopped): the runs that may hold Spark work."""
+IN_PROGRESS_RUNS_LIMIT = 200
+"""At most this many in-progress runs are read at once (the platform runs a handful at a time)."""
 FINISHED_BACKFILL_STATUSES = frozenset({"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"})
 """Backfill statuses after which no more runs are launched."""
 
@@ -50,11 +55,32 @@ class RunInfo:
     created_at: dt.datetime | None
     started_at: dt.datetime | None
     ended_at: dt.datetime | None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Every tag of the run, including those the run records itself (see ``iot_platform.runs``)."""
 
     @property
     def finished(self) -> bool:
         """Whether the run has ended (nothing can stop it any more)."""
         return self.status in FINISHED_RUN_STATUSES
+
+    @property
+    def spark_app_id(self) -> str | None:
+        """The Spark application the run's work ran in, as the run recorded it (``None`` before its session)."""
+        return self.tags.get(SPARK_APP_TAG) or None
+
+    @property
+    def spark_mode(self) -> str | None:
+        """``connect`` (the shared Spark Connect server) or ``application`` (its own), as the run recorded it."""
+        return self.tags.get(SPARK_MODE_TAG) or None
+
+    @property
+    def spark_since(self) -> dt.datetime | None:
+        """When the run's Spark session opened, as the run recorded it (``None`` if absent or unreadable)."""
+        value = self.tags.get(SPARK_SINCE_TAG)
+        try:
+            return dt.datetime.fromisoformat(value) if value else None
+        except ValueError:
+            return None
 
 
 @dataclass(frozen=True)
@@ -121,6 +147,14 @@ class DagsterClient(Protocol):
         """
         ...
 
+    def in_progress_runs(self) -> tuple[RunInfo, ...]:
+        """Every run that is STARTED or CANCELING, with its tags, newest first (one request).
+
+        Raises:
+            ServiceUnavailable: Dagster cannot be reached.
+        """
+        ...
+
     def terminate_run(self, run_id: str) -> RunInfo:
         """Ask Dagster to stop a run and return it as it is right after the request.
 
@@ -178,6 +212,17 @@ query ApiRun($runId: ID!) {{
     __typename
     ... on Run {{ {_RUN_FIELDS} }}
     ... on RunNotFoundError {{ message }}
+    ... on PythonError {{ message }}
+  }}
+}}
+"""
+
+IN_PROGRESS_RUNS_QUERY = f"""
+query ApiInProgressRuns($statuses: [RunStatus!], $limit: Int) {{
+  runsOrError(filter: {{ statuses: $statuses }}, limit: $limit) {{
+    __typename
+    ... on Runs {{ results {{ {_RUN_FIELDS} }} }}
+    ... on InvalidPipelineRunsFilterError {{ message }}
     ... on PythonError {{ message }}
   }}
 }}
@@ -242,6 +287,7 @@ def parse_run(raw: Mapping[str, Any]) -> RunInfo:
         created_at=_timestamp(raw.get("creationTime")),
         started_at=_timestamp(raw.get("startTime")),
         ended_at=_timestamp(raw.get("endTime")),
+        tags=tags,
     )
 
 
@@ -468,11 +514,24 @@ class GraphQLDagsterClient:
             raise NotFound(f"Dagster has no run {run_id}")
         raise UpstreamError(SERVICE_NAME, f"reading run {run_id}: {result.get('message', kind)}")
 
+    def in_progress_runs(self) -> tuple[RunInfo, ...]:
+        """Every run that is STARTED or CANCELING, with its tags, newest first: one ``runsOrError`` request.
+
+        Raises:
+            ServiceUnavailable: Dagster cannot be reached.
+            UpstreamError: Dagster cannot list its runs.
+        """
+        variables = {"statuses": list(IN_PROGRESS_RUN_STATUSES), "limit": IN_PROGRESS_RUNS_LIMIT}
+        kind, result = _typed(self._graphql(IN_PROGRESS_RUNS_QUERY, variables), "runsOrError")
+        if kind != "Runs":
+            raise UpstreamError(SERVICE_NAME, f"listing runs in progress: {result.get('message', kind)}")
+        return tuple(parse_run(run) for run in result.get("results") or [])
+
     def terminate_run(self, run_id: str) -> RunInfo:
         """Stop a run through ``DagsterGraphQLClient.terminate_run``.
 
         A queued run is canceled at once; a started one goes to CANCELING while its process is interrupted
-        (its Spark application stops with it), then to CANCELED.
+        (its Spark operations are interrupted with it), then to CANCELED.
 
         Raises:
             ServiceUnavailable: Dagster cannot be reached.

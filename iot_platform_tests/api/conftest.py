@@ -1,4 +1,5 @@
-"""An API wired to fakes of Dagster, the Spark master and the stats table, with a fixed clock and token."""
+"""An API wired to fakes of Dagster, the Spark master, the Spark Connect server and the stats table, with a fixed
+clock and token."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from fastapi.testclient import TestClient
 from iot_platform.api.deps import utc_now
 from iot_platform.api.main import create_app
 from iot_platform.settings import Settings, load_settings
-from iot_platform_tests.api.fakes import FakeDagster, FakeMaster, FakeStats
+from iot_platform_tests.api.fakes import FakeConnectServer, FakeDagster, FakeMaster, FakeStats
 
 NOW = dt.datetime(2026, 11, 24, 10, 30, tzinfo=dt.UTC)
 """The fixed current time: 2026-11-24-09:00 is the latest complete hour, 10:00 is still running."""
@@ -31,6 +32,7 @@ class Api:
     master: FakeMaster
     stats: FakeStats
     settings: Settings
+    connect_server: FakeConnectServer
 
 
 def unit_settings(state_dir: Path, **overrides: object) -> Settings:
@@ -48,11 +50,11 @@ def unit_settings(state_dir: Path, **overrides: object) -> Settings:
 
 def make_api(settings: Settings, *, fixture: str = "master_app_running_and_waiting.json") -> Iterator[Api]:
     """Build the app on fakes and yield a client inside its lifespan."""
-    dagster, master, stats = FakeDagster(), FakeMaster(fixture), FakeStats()
-    app = create_app(settings, dagster=dagster, spark_master=master, stats_reader=stats)
+    dagster, master, stats, server = FakeDagster(), FakeMaster(fixture), FakeStats(), FakeConnectServer()
+    app = create_app(settings, dagster=dagster, spark_master=master, stats_reader=stats, connect_server_id=server)
     app.dependency_overrides[utc_now] = lambda: NOW
     with TestClient(app) as client:
-        yield Api(client, dagster, master, stats, settings)
+        yield Api(client, dagster, master, stats, settings, server)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from typing import Any
 
 from iot_platform.api.stats_reader import StatsPage, StatsQuery
 from iot_platform.clients.dagster import BackfillInfo, DagsterStatus, RunInfo
+from iot_platform.clients.spark import CONNECT_SERVER_APP_NAME
 from iot_platform.clients.spark_master import ClusterState, SparkApplication, parse_master_state
 from iot_platform.errors import Conflict, NotFound, ServiceUnavailable
 from iot_platform.runs import HOURLY_STATS_JOB
@@ -24,6 +25,8 @@ PLATFORM_RUN_ID = "6f1c2a3e-1b7d-4c59-9a1e-2f0c3d4b5a61"
 PLATFORM_APP_ID = "app-20261124015421-0000"
 FOREIGN_APP_ID = "app-20261124015454-0001"
 """``adhoc-notebook``, WAITING, launched outside the platform."""
+SERVER_APP_ID = "app-20261124010000-0002"
+"""The shared Spark Connect server, once :meth:`FakeMaster.add_server` has put it on the master."""
 
 
 def dagster_down() -> ServiceUnavailable:
@@ -43,6 +46,7 @@ class FakeDagster:
         self.submitted: list[tuple[str, str, dict[str, str]]] = []
         self.backfilled: list[tuple[str, list[str], dict[str, str]]] = []
         self.terminated: list[str] = []
+        self.in_progress_calls = 0
         self.down: ServiceUnavailable | None = None
 
     def _check(self) -> None:
@@ -62,9 +66,15 @@ class FakeDagster:
             created_at=dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.UTC),
             started_at=None,
             ended_at=None,
+            tags=fields.pop("tags", {}),
         )
         self.runs[run.run_id] = run
         return run
+
+    def in_progress_runs(self) -> tuple[RunInfo, ...]:
+        self._check()
+        self.in_progress_calls += 1
+        return tuple(run for run in self.runs.values() if run.status in ("STARTED", "CANCELING"))
 
     def status(self) -> DagsterStatus:
         self._check()
@@ -144,6 +154,22 @@ class FakeMaster:
     def web_url(self) -> str:
         return WEB_URL
 
+    def add_server(self, app_id: str = SERVER_APP_ID, name: str = CONNECT_SERVER_APP_NAME) -> str:
+        """Put a running Spark Connect server application on the master (one core, like an idle server)."""
+        self.document["activeapps"].append(
+            {
+                "id": app_id,
+                "starttime": 1795482000000,
+                "name": name,
+                "cores": 1,
+                "user": "root",
+                "memoryperexecutor": 1024,
+                "state": "RUNNING",
+                "duration": 3_600_000,
+            }
+        )
+        return app_id
+
     def cluster_state(self) -> ClusterState:
         self.calls += 1
         if self.down is not None:
@@ -160,6 +186,18 @@ class FakeMaster:
         active.remove(raw)
         self.document["completedapps"].append({**raw, "state": "KILLED"})
         return dataclasses.replace(app, state="KILLED", active=False)
+
+
+class FakeConnectServer:
+    """The Spark Connect server's answer to "what is your application id": ``app_id``, ``None`` when unreachable."""
+
+    def __init__(self, app_id: str | None = None) -> None:
+        self.app_id = app_id
+        self.calls = 0
+
+    def __call__(self) -> str | None:
+        self.calls += 1
+        return self.app_id
 
 
 class FakeStats:

@@ -18,13 +18,14 @@ from schemathesis.specs.openapi.checks import (
 from iot_platform.api.deps import utc_now
 from iot_platform.api.main import create_app
 from iot_platform_tests.api.conftest import AUTH, NOW, unit_settings
-from iot_platform_tests.api.fakes import FakeDagster, FakeMaster, FakeStats
+from iot_platform_tests.api.fakes import FakeConnectServer, FakeDagster, FakeMaster, FakeStats
 
 app = create_app(
     unit_settings(Path(tempfile.gettempdir()) / "iot-api-fuzz"),
     dagster=FakeDagster(),
     spark_master=FakeMaster(),
     stats_reader=FakeStats(),
+    connect_server_id=FakeConnectServer(),
 )
 app.dependency_overrides[utc_now] = lambda: NOW
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -9,8 +10,15 @@ from typing import Any
 import pytest
 
 from iot_platform.jobs import HOURLY_STATS_JOB
+from iot_platform.runs import INGEST_JOB
 from iot_platform_tests.api.conftest import AUTH, Api, make_api, unit_settings
-from iot_platform_tests.api.fakes import FOREIGN_APP_ID, PLATFORM_APP_ID, PLATFORM_RUN_ID, dagster_down
+from iot_platform_tests.api.fakes import (
+    FOREIGN_APP_ID,
+    PLATFORM_APP_ID,
+    PLATFORM_RUN_ID,
+    SERVER_APP_ID,
+    dagster_down,
+)
 from iot_platform_tests.clients.spark_master_fakes import master_down
 
 SUBMIT = "/api/v1/jobs/submit"
@@ -198,7 +206,10 @@ def test_apps_carry_the_dagster_run_that_launched_them(api: Api) -> None:
         "duration_ms",
         "active",
         "dagster_run_id",
+        "shared",
+        "runs",
     }
+    assert (apps[PLATFORM_APP_ID]["shared"], apps[PLATFORM_APP_ID]["runs"]) == (False, [])
 
 
 @pytest.fixture
@@ -263,6 +274,147 @@ def test_master_down_is_503_naming_the_spark_master(api: Api) -> None:
         response = api.client.get(path)
         assert response.status_code == 503
         assert response.json()["detail"].startswith("Spark master unavailable:")
+
+
+# --- the shared Spark Connect server ---------------------------------------------------------------------------
+def on_server(app_id: str = SERVER_APP_ID, since: str = "2026-11-24T10:05:00+00:00") -> dict[str, str]:
+    """The tags a run records when its Spark session on the server opens."""
+    return {"iot/spark_app_id": app_id, "iot/spark_since": since, "iot/spark_mode": "connect"}
+
+
+@pytest.fixture
+def served(api: Api) -> Api:
+    """The API with the server on the master, answering with its id, and two runs working on it."""
+    api.master.add_server()
+    api.connect_server.app_id = SERVER_APP_ID
+    api.dagster.add_run("STARTED", job_name=INGEST_JOB, tags=on_server(since="2026-11-24T10:06:00+00:00"))
+    api.dagster.add_run("STARTED", partition="2025-04-01-10:00", tags=on_server())
+    return api
+
+
+def test_the_server_is_listed_shared_with_the_runs_it_is_executing(served: Api) -> None:
+    apps = {app["app_id"]: app for app in served.client.get("/api/v1/jobs/apps").json()}
+    server = apps[SERVER_APP_ID]
+    assert (server["name"], server["shared"], server["dagster_run_id"]) == ("iot-platform:connect-server", True, None)
+    assert [(run["job_name"], run["partition"], run["since"]) for run in server["runs"]] == [
+        (HOURLY_STATS_JOB, "2025-04-01-10:00", "2026-11-24T10:05:00Z"),
+        (INGEST_JOB, None, "2026-11-24T10:06:00Z"),
+    ]
+    assert all(run["status"] == "STARTED" and run["run_id"] in served.dagster.runs for run in server["runs"])
+    assert not apps[PLATFORM_APP_ID]["shared"] and not apps[FOREIGN_APP_ID]["shared"]
+    one = served.client.get(f"/api/v1/jobs/apps/{SERVER_APP_ID}").json()
+    assert (one["shared"], len(one["runs"])) == (True, 2)
+
+
+def test_runs_that_ended_are_not_listed_on_the_server(served: Api) -> None:
+    served.dagster.add_run("SUCCESS", tags=on_server())
+    server = served.client.get(f"/api/v1/jobs/apps/{SERVER_APP_ID}").json()
+    assert len(server["runs"]) == 2
+
+
+def test_the_server_is_recognised_by_the_id_it_gives_not_by_its_name(api: Api) -> None:
+    api.master.add_server("app-20261124010000-0003", name="iot-platform:connect-server")
+    api.master.add_server(SERVER_APP_ID, name="renamed-by-someone")
+    api.connect_server.app_id = SERVER_APP_ID
+    apps = {app["app_id"]: app["shared"] for app in api.client.get("/api/v1/jobs/apps").json()}
+    assert apps[SERVER_APP_ID] is True
+    assert apps["app-20261124010000-0003"] is False
+
+
+def test_an_unreachable_server_is_recognised_by_runs_tags_then_by_its_name(api: Api) -> None:
+    api.master.add_server()
+    api.master.add_server("app-20261124010000-0003", name="iot-platform:connect-server")
+    run = api.dagster.add_run("STARTED", tags=on_server())
+    shared = {app["app_id"] for app in api.client.get("/api/v1/jobs/apps").json() if app["shared"]}
+    assert shared == {SERVER_APP_ID}, "a connect-mode run's tag names the server"
+    api.dagster.runs.pop(run.run_id)
+    api.client.app.state.clients.in_progress_runs.invalidate()
+    shared = {app["app_id"] for app in api.client.get("/api/v1/jobs/apps").json() if app["shared"]}
+    assert shared == {SERVER_APP_ID, "app-20261124010000-0003"}, "no run on it: every app with the server's name"
+
+
+def test_the_servers_id_is_asked_once_for_many_requests(served: Api) -> None:
+    for _ in range(5):
+        assert served.client.get("/api/v1/jobs/apps").status_code == 200
+    assert served.connect_server.calls == 1
+    assert served.dagster.in_progress_calls == 1
+
+
+def test_a_restarted_server_is_asked_its_new_id(served: Api) -> None:
+    served.client.get("/api/v1/jobs/apps")
+    served.master.kill_application(SERVER_APP_ID)
+    served.master.add_server("app-20261124110000-0009")
+    served.connect_server.app_id = "app-20261124110000-0009"
+    served.client.app.state.clients.cluster.invalidate()
+    apps = {app["app_id"]: app["shared"] for app in served.client.get("/api/v1/jobs/apps").json()}
+    assert apps["app-20261124110000-0009"] is True
+    assert served.connect_server.calls == 2
+
+
+def test_a_run_names_the_application_it_recorded_without_asking_the_master(served: Api) -> None:
+    run = next(iter(served.dagster.runs.values()))
+    served.master.down = master_down()
+    body = served.client.get(f"/api/v1/jobs/runs/{run.run_id}").json()
+    assert body["spark_app_id"] == SERVER_APP_ID
+
+
+def test_backfill_runs_name_the_application_they_recorded(api: Api) -> None:
+    backfill_id = submit(api, start="2025-04-01-00:00", end="2025-04-01-02:00").json()["backfill_id"]
+    run = api.dagster.add_run("STARTED", range_start="2025-04-01-00:00", range_end="2025-04-01-02:00", tags=on_server())
+    api.dagster.backfills[backfill_id] = dataclasses.replace(api.dagster.backfills[backfill_id], runs=(run,))
+    body = api.client.get(f"/api/v1/jobs/backfills/{backfill_id}").json()
+    assert [r["spark_app_id"] for r in body["runs"]] == [SERVER_APP_ID]
+
+
+def test_stopping_the_server_is_409_naming_the_runs_to_terminate_instead(served: Api) -> None:
+    response = served.client.delete(f"/api/v1/jobs/apps/{SERVER_APP_ID}", headers=AUTH)
+    assert response.status_code == 409
+    detail = response.json()["detail"]
+    assert "shared Spark Connect server" in detail
+    for run in served.dagster.runs.values():
+        assert run.run_id in detail
+    assert "DELETE /api/v1/jobs/runs/" in detail and "force=true" in detail
+    assert served.master.killed == [] and served.dagster.terminated == []
+
+
+def test_stopping_an_idle_server_is_409_too(api: Api) -> None:
+    api.master.add_server()
+    api.connect_server.app_id = SERVER_APP_ID
+    response = api.client.delete(f"/api/v1/jobs/apps/{SERVER_APP_ID}", headers=AUTH)
+    assert response.status_code == 409
+    assert "none right now" in response.json()["detail"]
+
+
+def test_force_kills_the_server_at_the_master_and_terminates_no_run(served: Api) -> None:
+    response = served.client.delete(f"/api/v1/jobs/apps/{SERVER_APP_ID}", params={"force": "true"}, headers=AUTH)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["action"], body["state"], body["dagster_run_id"]) == ("application_killed", "KILLED", None)
+    assert "stack up" in body["message"]
+    assert served.master.killed == [SERVER_APP_ID]
+    assert served.dagster.terminated == []
+
+
+def test_an_app_named_like_the_server_but_not_it_is_not_protected(api: Api) -> None:
+    impostor = api.master.add_server("app-20261124010000-0003")
+    api.connect_server.app_id = SERVER_APP_ID
+    response = api.client.delete(f"/api/v1/jobs/apps/{impostor}", headers=AUTH)
+    assert response.status_code == 200
+    assert api.master.killed == [impostor]
+
+
+def test_a_runs_own_application_still_stops_through_its_run_with_force(api: Api) -> None:
+    api.dagster.add_run("STARTED", run_id=PLATFORM_RUN_ID)
+    response = api.client.delete(f"/api/v1/jobs/apps/{PLATFORM_APP_ID}", params={"force": "true"}, headers=AUTH)
+    assert response.status_code == 202
+    assert api.dagster.terminated == [PLATFORM_RUN_ID]
+
+
+def test_dagster_down_is_503_on_the_app_list_naming_dagster(served: Api) -> None:
+    served.dagster.down = dagster_down()
+    response = served.client.get("/api/v1/jobs/apps")
+    assert response.status_code == 503
+    assert response.json()["detail"].startswith("Dagster unavailable:")
 
 
 # --- backfills -----------------------------------------------------------------------------------------------

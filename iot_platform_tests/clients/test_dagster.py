@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import socket
 from collections.abc import Callable
@@ -19,6 +20,7 @@ DOCUMENTS = [
     dagster_client.STATUS_QUERY,
     dagster_client.PARTITION_SETS_QUERY,
     dagster_client.RUN_QUERY,
+    dagster_client.IN_PROGRESS_RUNS_QUERY,
     dagster_client.LAUNCH_BACKFILL_MUTATION,
     dagster_client.BACKFILL_QUERY,
     dagster_client.CANCEL_BACKFILL_MUTATION,
@@ -57,6 +59,39 @@ def test_a_run_is_read_with_its_range_backfill_and_times() -> None:
     assert (run.range_start, run.range_end, run.backfill_id) == ("2025-04-01-00:00", "2025-04-01-03:00", "qwertyui")
     assert run.started_at is not None and run.started_at.tzinfo is not None and run.ended_at is None
     assert not run.finished and parse_run(run_payload(status="CANCELED")).finished
+
+
+def test_a_run_reads_the_spark_application_it_recorded_in_its_tags() -> None:
+    tags = [
+        {"key": "iot/spark_app_id", "value": "app-20261124010000-0002"},
+        {"key": "iot/spark_since", "value": "2026-11-24T10:05:00+00:00"},
+        {"key": "iot/spark_mode", "value": "connect"},
+    ]
+    run = parse_run(run_payload(tags=tags))
+    assert (run.spark_app_id, run.spark_mode) == ("app-20261124010000-0002", "connect")
+    assert run.spark_since == dt.datetime(2026, 11, 24, 10, 5, tzinfo=dt.UTC)
+    assert run.tags["iot/spark_mode"] == "connect"
+    untagged = parse_run(run_payload())
+    assert (untagged.spark_app_id, untagged.spark_mode, untagged.spark_since) == (None, None, None)
+    garbled = parse_run(run_payload(tags=[{"key": "iot/spark_since", "value": "yesterday"}]))
+    assert garbled.spark_since is None
+
+
+def test_runs_in_progress_are_one_request_for_started_and_canceling_runs() -> None:
+    calls: list[dict[str, Any]] = []
+    answer = {"runsOrError": {"__typename": "Runs", "results": [run_payload(), run_payload(runId="b")]}}
+    client = graphql_server(lambda query, variables: answer, calls)
+    runs = client.in_progress_runs()
+    assert [run.run_id for run in runs] == [RUN_ID, "b"]
+    assert len(calls) == 1
+    assert calls[0]["variables"]["statuses"] == ["STARTED", "CANCELING"]
+
+
+def test_a_refused_run_listing_is_an_upstream_error() -> None:
+    answer = {"runsOrError": {"__typename": "PythonError", "message": "storage is locked"}}
+    client = graphql_server(lambda query, variables: answer, [])
+    with pytest.raises(UpstreamError, match="storage is locked"):
+        client.in_progress_runs()
 
 
 def test_a_backfill_is_read_with_its_runs_oldest_first() -> None:

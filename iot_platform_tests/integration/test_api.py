@@ -1,4 +1,5 @@
-"""The REST API against the real stack: Dagster webserver + daemon, Spark master + worker, Kafka, Iceberg catalog.
+"""The REST API against the real stack: Dagster webserver + daemon, Spark master + worker, the Spark Connect server
+every run works on, Kafka, Iceberg catalog.
 
 Runs are serialized on the test stack (one at a time) and each Spark run takes tens of seconds, so every wait
 polls with a generous deadline. Readings go to the stack's topic with sensor ids unique to each test, into
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -47,6 +50,8 @@ RUN_TIMEOUT_S = 480.0
 """A run may wait behind others in the queue (one at a time), then spends tens of seconds on Spark."""
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 HOUR = dt.timedelta(hours=1)
+CONNECT_MARK = "SPARK_CONNECT_MODE_ENABLED"
+"""Set by pyspark in a process once it made a Spark Connect session; a classic SparkContext is refused while set."""
 BASE_HOUR = dt.datetime(2025, 4, 1, tzinfo=dt.UTC) + dt.timedelta(hours=random.Random().randrange(0, 27 * 24, 8))
 """First of the eight hours this session's tests use (each test takes its own)."""
 
@@ -165,10 +170,13 @@ def test_a_submitted_partition_runs_and_its_rows_are_readable(api: TestClient, s
     assert run["status"] == "SUCCESS", run
     assert (run["job_name"], run["partition"]) == ("hourly_stats_job", key)
 
-    assert run["spark_app_id"], "the run's Spark application is found by the run id in its name"
-    app = get_json(api, f"/api/v1/jobs/apps/{run['spark_app_id']}")
-    assert app["dagster_run_id"] == run_id
-    assert app["active"] is False
+    server_id = connect_server_app_id(stack_settings)
+    assert run["spark_app_id"] == server_id, "the run's work ran on the shared Spark Connect server"
+    app = get_json(api, f"/api/v1/jobs/apps/{server_id}")
+    assert (app["name"], app["shared"], app["active"]) == ("iot-platform:connect-server", True, True)
+    assert run_id not in {r["run_id"] for r in app["runs"]}, "a finished run is not executing on the server"
+    shared = [app for app in get_json(api, "/api/v1/jobs/apps") if app["shared"]]
+    assert [app["app_id"] for app in shared] == [server_id]
 
     rows = get_json(
         api,
@@ -232,6 +240,7 @@ def test_a_submitted_range_is_backfilled_over_every_hour(api: TestClient, stack_
     assert backfill["status"] in {"COMPLETED", "COMPLETED_SUCCESS"}, backfill
     assert backfill["partitions"] == keys
     assert all(run["status"] == "SUCCESS" and run["backfill_id"] == backfill_id for run in backfill["runs"])
+    assert {run["spark_app_id"] for run in backfill["runs"]} == {connect_server_app_id(stack_settings)}
     covered: set[str] = set()
     for run in backfill["runs"]:
         if run["partition"]:
@@ -283,6 +292,9 @@ class RecordingDagster:
 
     def run(self, run_id: str) -> RunInfo:
         return self.real.run(run_id)
+
+    def in_progress_runs(self) -> tuple[RunInfo, ...]:
+        return self.real.in_progress_runs()
 
     def terminate_run(self, run_id: str) -> RunInfo:
         return self.real.terminate_run(run_id)
@@ -354,16 +366,21 @@ def test_fuzzing_the_schema_on_the_real_stack_gives_no_server_error(stack_settin
 
 
 # --- stop: DELETE an application no run owns ------------------------------------------------------------------
-def adhoc_session(settings: Settings, name: str, cores: int) -> AbstractContextManager[SparkSession]:
+@contextmanager
+def adhoc_session(settings: Settings, name: str, cores: int) -> Iterator[SparkSession]:
     """A Spark application of this test process on the stack's master, holding ``cores`` cores, stopped after.
 
     It carries the platform's settings (jars, catalog) too: the first session fixes the JVM's classpath for the
-    whole test process, and later tests run the platform's Spark jobs in it.
+    whole test process, and later tests run the platform's Spark jobs in it. pyspark's Connect mark, left by the
+    Connect sessions this process made (the stack's health check of the Spark Connect server), is removed first:
+    it would refuse a classic application.
     """
     from iot_platform.clients.spark import spark_session
 
+    os.environ.pop(CONNECT_MARK, None)
     extra = {"spark.cores.max": str(cores), "spark.executor.cores": str(cores), "spark.executor.memory": "512m"}
-    return spark_session(settings, name, extra)
+    with spark_session(settings, name, extra) as session:
+        yield session
 
 
 def test_deleting_an_application_no_run_owns_kills_it_at_the_master(api: TestClient, stack_settings: Settings) -> None:
@@ -390,23 +407,73 @@ def test_deleting_an_application_no_run_owns_kills_it_at_the_master(api: TestCli
         assert again.status_code == 409
 
 
-# --- stop: DELETE a running run ---------------------------------------------------------------------------------
-def test_deleting_a_running_run_cancels_it_and_stops_its_spark_application(
+# --- the shared Spark Connect server ---------------------------------------------------------------------------
+@contextmanager
+def server_session(settings: Settings) -> Iterator[SparkSession]:
+    """A session of the stack's Spark Connect server for this test process, released afterwards.
+
+    The Connect mark (:data:`CONNECT_MARK`) is removed again if it was not set before, since other tests of this
+    process start applications of their own (``adhoc_session``).
+    """
+    from iot_platform.clients.spark import connect_session
+
+    marked = CONNECT_MARK in os.environ
+    try:
+        with connect_session(settings.connect_url) as session:
+            yield session
+    finally:
+        if not marked:
+            os.environ.pop(CONNECT_MARK, None)
+
+
+def connect_server_app_id(settings: Settings) -> str:
+    """The application id the Spark Connect server gives itself."""
+    from iot_platform.clients.spark import application_id
+
+    with server_session(settings) as session:
+        return application_id(session)
+
+
+@contextmanager
+def every_server_core_busy(settings: Settings) -> Iterator[threading.Thread]:
+    """A query of this test holding every executor core the server may have (tasks that sleep), so the next
+    run's first Spark job waits in the server's queue; interrupted on leaving. Yields the thread running it,
+    alive while the query runs."""
+    from pyspark.sql.functions import udf
+
+    tasks = settings.spark_connect_max_executors
+    with server_session(settings) as session:
+        nap = udf(lambda _: __import__("time").sleep(600) or 0, "int")
+        query = session.range(0, tasks, 1, tasks).select(nap("id").alias("n"))
+        errors: list[BaseException] = []
+
+        def hold() -> None:
+            try:
+                query.collect()
+            except Exception as exc:  # noqa: BLE001 - the interrupt below ends it; anything else fails the test
+                errors.append(exc)
+
+        holder = threading.Thread(target=hold, name="server-cores-holder", daemon=True)
+        holder.start()
+        try:
+            yield holder
+        finally:
+            session.interruptAll()
+            holder.join(60)
+    assert errors, "the holding query ended on its own"
+    assert any(word in str(errors[0]).lower() for word in ("cancel", "interrupt")), errors
+
+
+def test_the_server_lists_the_run_it_executes_refuses_delete_and_a_terminated_run_stops_alone(
     api: TestClient, stack_settings: Settings
 ) -> None:
-    """The run is held in a Spark action (another application holds every core), so the stop lands mid-work."""
+    """A run waits on the server behind a query that holds every core; the API shows it on the shared server,
+    refuses to stop the server (naming the run) and terminates the run alone: the server and the other query
+    keep running."""
     prefix, hour = unique_prefix(), BASE_HOUR + 6 * HOUR
     produce_hour(stack_settings, prefix, hour)
-    with adhoc_session(stack_settings, f"holder-{prefix}", cores=stack_settings.spark_worker_cores) as holder:
-        holder_id = holder.sparkContext.applicationId
-        poll(
-            f"application {holder_id} holding every core",
-            lambda: api.get(f"/api/v1/jobs/apps/{holder_id}"),  # unknown (404) until the API's cache renews
-            lambda response: (
-                response.status_code == 200 and response.json()["cores"] == stack_settings.spark_worker_cores
-            ),
-            60,
-        )
+    server_id = connect_server_app_id(stack_settings)
+    with every_server_core_busy(stack_settings) as holder:
         response = api.post(
             "/api/v1/jobs/submit",
             json={"job": "hourly_stats", "partition": partition_key(hour)},
@@ -415,37 +482,43 @@ def test_deleting_a_running_run_cancels_it_and_stops_its_spark_application(
         assert response.status_code == 202, response.text
         run_id = response.json()["run_id"]
 
-        def waiting_app(run: dict[str, Any]) -> bool:
+        def on_server(run: dict[str, Any]) -> bool:
             if run["status"] in FINISHED:
-                pytest.fail(f"run {run_id} ended ({run['status']}) before its Spark application was seen waiting")
-            if run["spark_app_id"] is None:
-                return False
-            app = get_json(api, f"/api/v1/jobs/apps/{run['spark_app_id']}")
-            return bool(app["active"] and app["cores"] == 0)
+                pytest.fail(f"run {run_id} ended ({run['status']}) before it was seen on the server")
+            return bool(run["spark_app_id"])
 
-        run = poll(f"run {run_id} waiting on Spark", lambda: get_json(api, f"/api/v1/jobs/runs/{run_id}"), waiting_app)
-        app_id = run["spark_app_id"]
-        stopped_at = dt.datetime.now(dt.UTC)
+        run = poll(f"run {run_id} on the server", lambda: get_json(api, f"/api/v1/jobs/runs/{run_id}"), on_server)
+        assert run["spark_app_id"] == server_id
+        server = get_json(api, f"/api/v1/jobs/apps/{server_id}")
+        assert (server["shared"], server["active"], server["dagster_run_id"]) == (True, True, None)
+        ours = [r for r in server["runs"] if r["run_id"] == run_id]
+        assert len(ours) == 1 and (ours[0]["job_name"], ours[0]["partition"]) == (
+            "hourly_stats_job",
+            partition_key(hour),
+        )
+        assert ours[0]["since"] is not None
+
+        refused = api.delete(f"/api/v1/jobs/apps/{server_id}", headers=auth(stack_settings))
+        assert refused.status_code == 409, refused.text
+        detail = refused.json()["detail"]
+        assert "shared Spark Connect server" in detail and run_id in detail
+        assert "DELETE /api/v1/jobs/runs/" in detail
+        assert get_json(api, f"/api/v1/jobs/apps/{server_id}")["active"] is True
+
         response = api.delete(f"/api/v1/jobs/runs/{run_id}", headers=auth(stack_settings))
         assert response.status_code == 202, response.text
-        assert response.json()["status"] in {"CANCELING", "CANCELED"}
         run = poll(
             f"run {run_id} CANCELED",
             lambda: get_json(api, f"/api/v1/jobs/runs/{run_id}"),
             lambda r: r["status"] in FINISHED,
         )
         assert run["status"] == "CANCELED", run
-
-    def apps_of_run() -> list[dict[str, Any]]:
-        return [
-            app for app in get_json(api, "/api/v1/jobs/apps", include_completed=True) if app["dagster_run_id"] == run_id
-        ]
-
-    poll(
-        f"no active Spark application of run {run_id}", apps_of_run, lambda apps: not any(a["active"] for a in apps), 60
-    )
-    assert get_json(api, f"/api/v1/jobs/apps/{app_id}")["active"] is False
-    active_ids = {app["app_id"] for app in get_json(api, "/api/v1/jobs/apps")}
-    assert app_id not in active_ids
-    restarted = [a for a in apps_of_run() if dt.datetime.fromisoformat(a["submitted_at"]) > stopped_at]
-    assert restarted == [], f"the run started new Spark applications after it was terminated: {restarted}"
+        assert holder.is_alive(), "terminating the run interrupted only its own operations"
+        server = poll(
+            f"run {run_id} gone from the server's runs",
+            lambda: get_json(api, f"/api/v1/jobs/apps/{server_id}"),
+            lambda app: run_id not in {r["run_id"] for r in app["runs"]},
+            30,
+        )
+        assert (server["active"], server["shared"]) == (True, True)
+    assert connect_server_app_id(stack_settings) == server_id, "the server kept running"

@@ -1,22 +1,37 @@
 """``/api/v1/jobs``: Spark applications, and the Dagster runs and backfills that do the platform's work.
 
 Work is only ever launched as a Dagster run of a known job, so it shows up in the Dagster UI with its logs and
-lineage; stopping an application stops the run that owns it.
+lineage. Every run's Spark work runs on the platform's shared Spark Connect server (or, in the ``application`` run
+mode, in an application of its own): the server is listed with the runs it is executing, and stopping work means
+terminating its run; stopping a run's own application stops the run that owns it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from iot_platform.api.deps import Authorized, ClusterDep, DagsterDep, NowDep, SettingsDep
+from iot_platform.api.cluster_cache import CachedClusterState, TimedReading
+from iot_platform.api.connect_server import runs_in, shared_server_ids
+from iot_platform.api.deps import (
+    Authorized,
+    ClusterDep,
+    ConnectServerDep,
+    DagsterDep,
+    InProgressRunsDep,
+    NowDep,
+    SettingsDep,
+)
 from iot_platform.api.schemas import (
     Backfill,
     ErrorBody,
     JobName,
     Run,
     SparkApp,
+    SparkAppRun,
     StopAppResult,
     StopRunResult,
     SubmitRequest,
@@ -24,7 +39,8 @@ from iot_platform.api.schemas import (
     ValidationErrorBody,
 )
 from iot_platform.api.validation import validate_partition, validate_range
-from iot_platform.clients.dagster import BackfillInfo, RunInfo
+from iot_platform.clients.dagster import BackfillInfo, DagsterClient, RunInfo
+from iot_platform.clients.spark import CONNECT_SERVER_APP_NAME
 from iot_platform.clients.spark_master import ClusterState, SparkApplication
 from iot_platform.errors import Conflict, NotFound
 from iot_platform.runs import HOURLY_STATS_JOB, RUN_ID_PATTERN
@@ -53,6 +69,14 @@ _auth: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "Wrong bearer token."},
 }
 _conflict: dict[int | str, dict[str, Any]] = {409: {"model": ErrorBody, "description": "The object has already ended."}}
+_server_conflict: dict[int | str, dict[str, Any]] = {
+    409: {
+        "model": ErrorBody,
+        "description": "The application has already ended, or it is the platform's shared Spark Connect server: "
+        "`detail` lists the runs it executes; terminate those (DELETE /api/v1/jobs/runs/{run_id}) or add "
+        "force=true to kill the server itself.",
+    }
+}
 _invalid: dict[int | str, dict[str, Any]] = {
     422: {"model": ValidationErrorBody, "description": "Bad input; `detail` says what to change."}
 }
@@ -61,25 +85,81 @@ router = APIRouter(prefix="/jobs", tags=["jobs"], responses={**_unavailable, **_
 
 
 # --- conversions -------------------------------------------------------------------------------------------
-def _app(app: SparkApplication) -> SparkApp:
-    return SparkApp(
-        app_id=app.id,
-        name=app.name,
-        state=app.state,
-        cores=app.cores,
-        submitted_at=app.submitted_at,
-        duration_ms=app.duration_ms,
-        active=app.active,
-        dagster_run_id=app.dagster_run_id,
+@dataclass(frozen=True)
+class SparkView:
+    """The master's state with what the platform knows of it: which applications are the shared Spark Connect
+    server, and the runs in progress (whose tags name the application each works in)."""
+
+    state: ClusterState
+    server_ids: frozenset[str]
+    runs: tuple[RunInfo, ...]
+
+    def app(self, app: SparkApplication) -> SparkApp:
+        """The application as the API shows it."""
+        return SparkApp(
+            app_id=app.id,
+            name=app.name,
+            state=app.state,
+            cores=app.cores,
+            submitted_at=app.submitted_at,
+            duration_ms=app.duration_ms,
+            active=app.active,
+            dagster_run_id=app.dagster_run_id,
+            shared=app.id in self.server_ids,
+            runs=[_app_run(run) for run in runs_in(app.id, self.runs)] if app.active else [],
+        )
+
+
+def spark_view(
+    cluster: CachedClusterState,
+    in_progress: TimedReading[tuple[RunInfo, ...]],
+    connect_server: TimedReading[str | None],
+    *,
+    fresh: bool = False,
+) -> SparkView:
+    """Read the master, Dagster's runs in progress and the server's id (cached unless ``fresh``).
+
+    A cached server id that the master no longer lists as active while another application carries the
+    server's name means the server restarted: the id is asked again.
+
+    Raises:
+        ServiceUnavailable: the master or Dagster cannot be reached.
+    """
+    state, runs = cluster.state(fresh=fresh), in_progress.get(fresh=fresh)
+    server_id = connect_server.get(fresh=fresh)
+    if server_id is not None and not fresh:
+        active = {app.id for app in state.active_apps if app.name == CONNECT_SERVER_APP_NAME}
+        if active and server_id not in active:
+            server_id = connect_server.get(fresh=True)
+    return SparkView(state, shared_server_ids(state, server_id, runs), runs)
+
+
+def _app_run(run: RunInfo) -> SparkAppRun:
+    return SparkAppRun(
+        run_id=run.run_id,
+        job_name=run.job_name,
+        status=run.status,
+        partition=run.partition,
+        start=run.range_start,
+        end=run.range_end,
+        since=run.spark_since,
     )
 
 
 def spark_app_of_run(state: ClusterState, run_id: str) -> str | None:
-    """The Spark application a run started: its active one, else the latest it had (``None`` if none is known)."""
+    """The application named after a run (``application`` run mode, runs that recorded no tag): its active one,
+    else the latest it had (``None`` if none is known)."""
     apps = [app for app in (*state.active_apps, *state.completed_apps) if app.dagster_run_id == run_id]
     if not apps:
         return None
     return max(apps, key=lambda app: (app.active, app.submitted_at)).id
+
+
+def spark_app_ids(runs: Sequence[RunInfo], cluster: CachedClusterState) -> list[str | None]:
+    """The Spark application of each run: the one it recorded (``iot/spark_app_id``), else the one named after
+    it. The master is read only when some run recorded none."""
+    state = cluster.state() if any(run.spark_app_id is None for run in runs) else None
+    return [run.spark_app_id or (spark_app_of_run(state, run.run_id) if state else None) for run in runs]
 
 
 def _run(run: RunInfo, spark_app_id: str | None) -> Run:
@@ -98,15 +178,16 @@ def _run(run: RunInfo, spark_app_id: str | None) -> Run:
     )
 
 
-def _backfill(backfill: BackfillInfo, state: ClusterState) -> Backfill:
+def _backfill(backfill: BackfillInfo, cluster: CachedClusterState) -> Backfill:
     partitions = list(backfill.partition_names)
+    app_ids = spark_app_ids(backfill.runs, cluster)
     return Backfill(
         backfill_id=backfill.backfill_id,
         status=backfill.status,
         partitions=partitions,
         start=partitions[0] if partitions else None,
         end=partitions[-1] if partitions else None,
-        runs=[_run(run, spark_app_of_run(state, run.run_id)) for run in backfill.runs],
+        runs=[_run(run, app_id) for run, app_id in zip(backfill.runs, app_ids, strict=True)],
         created_at=backfill.created_at,
         ended_at=backfill.ended_at,
         error=backfill.error,
@@ -114,24 +195,30 @@ def _backfill(backfill: BackfillInfo, state: ClusterState) -> Backfill:
 
 
 # --- Spark applications ------------------------------------------------------------------------------------
-@router.get("/apps", summary="Spark applications, with the Dagster run that launched each")
+@router.get("/apps", summary="Spark applications, with the platform runs each is executing")
 def list_apps(
     cluster: ClusterDep,
+    in_progress: InProgressRunsDep,
+    connect_server: ConnectServerDep,
     include_completed: Annotated[bool, Query(description="Also list applications that have ended.")] = False,
 ) -> list[SparkApp]:
-    """Active applications (and, on request, completed ones the master still remembers), newest first."""
-    state = cluster.state()
-    apps = [*state.active_apps, *(state.completed_apps if include_completed else ())]
-    return [_app(app) for app in sorted(apps, key=lambda app: app.submitted_at, reverse=True)]
+    """Active applications (and, on request, completed ones the master still remembers), newest first. The
+    platform's Spark Connect server is marked ``shared`` and lists the runs whose Spark work it executes now."""
+    view = spark_view(cluster, in_progress, connect_server)
+    apps = [*view.state.active_apps, *(view.state.completed_apps if include_completed else ())]
+    return [view.app(app) for app in sorted(apps, key=lambda app: app.submitted_at, reverse=True)]
 
 
 @router.get("/apps/{app_id}", summary="One Spark application", responses=_not_found)
-def get_app(app_id: AppId, cluster: ClusterDep) -> SparkApp:
-    """The application with this id, active or completed."""
-    app = cluster.state().application(app_id)
+def get_app(
+    app_id: AppId, cluster: ClusterDep, in_progress: InProgressRunsDep, connect_server: ConnectServerDep
+) -> SparkApp:
+    """The application with this id, active or completed, with the platform runs it is executing."""
+    view = spark_view(cluster, in_progress, connect_server)
+    app = view.state.application(app_id)
     if app is None:
         raise NotFound(f"the Spark master at {cluster.web_url} does not know application {app_id}")
-    return _app(app)
+    return view.app(app)
 
 
 @router.delete(
@@ -139,22 +226,86 @@ def get_app(app_id: AppId, cluster: ClusterDep) -> SparkApp:
     summary="Stop a Spark application (through its Dagster run when it has one)",
     status_code=202,
     responses={
-        200: {"model": StopAppResult, "description": "No active run owns the application: the master killed it."},
+        200: {
+            "model": StopAppResult,
+            "description": "No active run owns the application (or force=true on the shared server): the master "
+            "killed it.",
+        },
         **_auth,
         **_not_found,
-        **_conflict,
+        **_server_conflict,
     },
 )
 def stop_app(
-    app_id: AppId, _: Authorized, cluster: ClusterDep, dagster: DagsterDep, response: Response
+    app_id: AppId,
+    _: Authorized,
+    cluster: ClusterDep,
+    dagster: DagsterDep,
+    in_progress: InProgressRunsDep,
+    connect_server: ConnectServerDep,
+    response: Response,
+    force: Annotated[
+        bool,
+        Query(
+            description="Kill the platform's shared Spark Connect server itself: every run on it fails, and the "
+            "platform has no Spark until `iot-platform stack up` starts the server again. No effect on other "
+            "applications."
+        ),
+    ] = False,
 ) -> StopAppResult:
     """Terminate the Dagster run that owns the application (HTTP 202: the run and its application stop shortly);
-    an application no active run owns is killed at the master (HTTP 200, once it has ended)."""
-    app = cluster.state(fresh=True).application(app_id)
+    an application no active run owns is killed at the master (HTTP 200, once it has ended). The platform's
+    shared Spark Connect server answers 409 naming the runs to terminate instead, unless ``force=true``."""
+    view = spark_view(cluster, in_progress, connect_server, fresh=True)
+    app = view.state.application(app_id)
     if app is None:
         raise NotFound(f"the Spark master at {cluster.web_url} does not know application {app_id}")
     if not app.active:
         raise Conflict(f"Spark application {app_id} has already ended ({app.state})")
+    if app_id in view.server_ids:
+        runs = runs_in(app_id, view.runs)
+        if not force:
+            raise Conflict(shared_server_message(app_id, runs))
+        killed = cluster.kill_application(app_id)
+        connect_server.invalidate()
+        response.status_code = 200
+        return StopAppResult(
+            success=True,
+            app_id=app_id,
+            dagster_run_id=None,
+            action="application_killed",
+            state=killed.state,
+            message=f"the Spark master killed the platform's shared Spark Connect server {app_id} (force=true); "
+            f"{len(runs)} run(s) on it fail; `iot-platform stack up` starts the server again",
+        )
+    return _stop_run_app(app, cluster, dagster, response)
+
+
+def shared_server_message(app_id: str, runs: Sequence[RunInfo]) -> str:
+    """Why the shared server is not stopped, which runs it executes, and what to do instead."""
+    listed = "; ".join(f"run {run.run_id} ({_describe(run)}, {run.status})" for run in runs) or "none right now"
+    example = runs[0].run_id if runs else "{run_id}"
+    return (
+        f"Spark application {app_id} is the platform's shared Spark Connect server ({CONNECT_SERVER_APP_NAME}): it "
+        f"executes the Spark work of every platform run. Runs on it now: {listed}. To stop a run, terminate the run "
+        f"instead: DELETE /api/v1/jobs/runs/{example}. To kill the server itself, repeat with ?force=true (every "
+        "run on it fails; `iot-platform stack up` starts it again)"
+    )
+
+
+def _describe(run: RunInfo) -> str:
+    if run.partition:
+        return f"{run.job_name} {run.partition}"
+    if run.range_start or run.range_end:
+        return f"{run.job_name} {run.range_start}..{run.range_end}"
+    return run.job_name
+
+
+def _stop_run_app(
+    app: SparkApplication, cluster: CachedClusterState, dagster: DagsterClient, response: Response
+) -> StopAppResult:
+    """Stop an application of a run's own through its run (202), or kill it when no active run owns it (200)."""
+    app_id = app.id
     if app.dagster_run_id is not None:
         try:
             run: RunInfo | None = dagster.run(app.dagster_run_id)
@@ -244,21 +395,23 @@ def submit(
     )
 
 
-@router.get("/runs/{run_id}", summary="A Dagster run and its Spark application", responses=_not_found)
+@router.get("/runs/{run_id}", summary="A Dagster run and the Spark application its work ran in", responses=_not_found)
 def get_run(run_id: RunId, dagster: DagsterDep, cluster: ClusterDep) -> Run:
-    """The run's status, partition (or range) and the Spark application it started."""
+    """The run's status, partition (or range) and the Spark application its work ran in: the shared Spark
+    Connect server's (or the run's own), as the run recorded it when its Spark session opened."""
     run = dagster.run(run_id)
-    return _run(run, spark_app_of_run(cluster.state(), run_id))
+    return _run(run, spark_app_ids([run], cluster)[0])
 
 
 @router.delete(
     "/runs/{run_id}",
-    summary="Terminate a Dagster run (and so its Spark application)",
+    summary="Terminate a Dagster run (and so its Spark work)",
     status_code=202,
     responses={**_auth, **_not_found, **_conflict},
 )
 def stop_run(run_id: RunId, _: Authorized, dagster: DagsterDep, cluster: ClusterDep) -> StopRunResult:
-    """A queued run is canceled at once; a started one goes to CANCELING, its Spark application stops, then
+    """A queued run is canceled at once; a started one goes to CANCELING, its Spark operations are interrupted
+    (on the shared server, only that run's; in the ``application`` run mode, its application stops), then
     CANCELED. Stopping a run that is already canceled is not an error; one that succeeded or failed is (409)."""
     run = dagster.run(run_id)
     if run.status in ("CANCELING", "CANCELED"):
@@ -273,14 +426,14 @@ def stop_run(run_id: RunId, _: Authorized, dagster: DagsterDep, cluster: Cluster
         success=True,
         run_id=run_id,
         status=run.status,
-        message=f"run {run_id} is {run.status}; its Spark application stops with it",
+        message=f"run {run_id} is {run.status}; its Spark work is interrupted with it",
     )
 
 
 @router.get("/backfills/{backfill_id}", summary="A partition backfill and its runs", responses=_not_found)
 def get_backfill(backfill_id: BackfillId, dagster: DagsterDep, cluster: ClusterDep) -> Backfill:
     """The backfill's status, the partitions it covers and the runs it has launched so far."""
-    return _backfill(dagster.backfill(backfill_id), cluster.state())
+    return _backfill(dagster.backfill(backfill_id), cluster)
 
 
 @router.delete(
@@ -293,4 +446,4 @@ def cancel_backfill(backfill_id: BackfillId, _: Authorized, dagster: DagsterDep,
     """No more runs are launched; queued ones are canceled and running ones terminated by Dagster's daemon."""
     backfill = dagster.cancel_backfill(backfill_id)
     cluster.invalidate()
-    return _backfill(backfill, cluster.state())
+    return _backfill(backfill, cluster)
