@@ -9,16 +9,12 @@ only then its name on the master.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Sequence
 
 from iot_platform.clients.dagster import RunInfo
 from iot_platform.clients.spark import CONNECT_SERVER_APP_NAME, application_id, connect_session
 from iot_platform.clients.spark_master import ClusterState
 from iot_platform.settings import SparkRunMode
-
-_CONNECT_MODE_MARKER = "SPARK_CONNECT_MODE_ENABLED"
-"""Set by pyspark in the process once a Connect session is made; it forbids a classic SparkContext afterwards."""
 
 _UNKNOWN_SINCE = dt.datetime.max.replace(tzinfo=dt.UTC)
 
@@ -27,18 +23,13 @@ def server_application_id(url: str) -> str | None:
     """The application id of the Spark Connect server at ``url``, or ``None`` when it cannot be asked.
 
     Opens a short session on the server and releases it. Any failure (nothing listens, the server is starting,
-    a bad URL) answers ``None``: the caller then recognises the server by runs' tags and its name. The process
-    stays free to start a classic Spark application afterwards (pyspark's Connect marker is removed again).
+    a bad URL) answers ``None``: the caller then recognises the server by runs' tags and its name.
     """
-    marker_was_set = _CONNECT_MODE_MARKER in os.environ
     try:
         with connect_session(url) as spark:
             return application_id(spark)
     except Exception:  # noqa: BLE001 - not reachable is an answer here: the caller falls back (see above)
         return None
-    finally:
-        if not marker_was_set:
-            os.environ.pop(_CONNECT_MODE_MARKER, None)
 
 
 def shared_server_ids(state: ClusterState, server_id: str | None, runs: Sequence[RunInfo]) -> frozenset[str]:

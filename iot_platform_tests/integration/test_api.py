@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
 import random
 import threading
 import time
@@ -50,7 +49,6 @@ RUN_TIMEOUT_S = 480.0
 """A run may wait behind others in the queue (one at a time), then spends tens of seconds on Spark."""
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 HOUR = dt.timedelta(hours=1)
-CONNECT_MARK = "SPARK_CONNECT_MODE_ENABLED"
 """Set by pyspark in a process once it made a Spark Connect session; a classic SparkContext is refused while set."""
 BASE_HOUR = dt.datetime(2025, 4, 1, tzinfo=dt.UTC) + dt.timedelta(hours=random.Random().randrange(0, 27 * 24, 8))
 """First of the eight hours this session's tests use (each test takes its own)."""
@@ -371,13 +369,10 @@ def adhoc_session(settings: Settings, name: str, cores: int) -> Iterator[SparkSe
     """A Spark application of this test process on the stack's master, holding ``cores`` cores, stopped after.
 
     It carries the platform's settings (jars, catalog) too: the first session fixes the JVM's classpath for the
-    whole test process, and later tests run the platform's Spark jobs in it. pyspark's Connect mark, left by the
-    Connect sessions this process made (the stack's health check of the Spark Connect server), is removed first:
-    it would refuse a classic application.
+    whole test process, and later tests run the platform's Spark jobs in it.
     """
     from iot_platform.clients.spark import spark_session
 
-    os.environ.pop(CONNECT_MARK, None)
     extra = {"spark.cores.max": str(cores), "spark.executor.cores": str(cores), "spark.executor.memory": "512m"}
     with spark_session(settings, name, extra) as session:
         yield session
@@ -410,20 +405,11 @@ def test_deleting_an_application_no_run_owns_kills_it_at_the_master(api: TestCli
 # --- the shared Spark Connect server ---------------------------------------------------------------------------
 @contextmanager
 def server_session(settings: Settings) -> Iterator[SparkSession]:
-    """A session of the stack's Spark Connect server for this test process, released afterwards.
-
-    The Connect mark (:data:`CONNECT_MARK`) is removed again if it was not set before, since other tests of this
-    process start applications of their own (``adhoc_session``).
-    """
+    """A session of the stack's Spark Connect server for this test process, released afterwards."""
     from iot_platform.clients.spark import connect_session
 
-    marked = CONNECT_MARK in os.environ
-    try:
-        with connect_session(settings.connect_url) as session:
-            yield session
-    finally:
-        if not marked:
-            os.environ.pop(CONNECT_MARK, None)
+    with connect_session(settings.connect_url) as session:
+        yield session
 
 
 def connect_server_app_id(settings: Settings) -> str:
