@@ -22,6 +22,12 @@ def dagster_config(settings: Settings) -> dict[str, object]:
     config: dict[str, object] = {
         "telemetry": {"enabled": False},
         "concurrency": {"runs": {"max_concurrent_runs": 1}, "pools": {"default_limit": 1}},
+        # A queued run is launched within a second (Dagster's default looks every 5 s): part of launch-to-commit.
+        "run_coordinator": {
+            "module": "dagster.core.run_coordinator",
+            "class": "QueuedRunCoordinator",
+            "config": {"dequeue_interval_seconds": 1},
+        },
         "freshness": {"enabled": True},
         "run_monitoring": {"enabled": True, "poll_interval_seconds": 30},
         "sensors": {"use_threads": True, "num_workers": 4},

@@ -15,6 +15,7 @@ def test_local_profile_keeps_dagsters_own_storage_and_runs_one_run_at_a_time(
     config = dagster_config(make_settings())
     assert "storage" not in config
     assert config["concurrency"] == {"runs": {"max_concurrent_runs": 1}, "pools": {"default_limit": 1}}
+    assert config["run_coordinator"]["config"] == {"dequeue_interval_seconds": 1}  # type: ignore[index]
     assert config["telemetry"] == {"enabled": False}
 
 
