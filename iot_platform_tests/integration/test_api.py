@@ -35,7 +35,7 @@ from schemathesis.specs.openapi.checks import (
 from iot_platform.api.main import create_app
 from iot_platform.clients.dagster import BackfillInfo, DagsterStatus, GraphQLDagsterClient, RunInfo
 from iot_platform.clients.spark_master import HttpSparkMasterClient
-from iot_platform.errors import ServiceUnavailable
+from iot_platform.errors import Conflict, ServiceUnavailable
 from iot_platform.partitions import partition_key
 from iot_platform.settings import Settings
 from iot_platform_tests.integration.pipeline_support import produce, reading
@@ -308,8 +308,19 @@ class RecordingDagster:
             if not self.real.backfill(backfill_id).finished:
                 self.real.cancel_backfill(backfill_id)
         for run_id in self.run_ids:
-            if not self.real.run(run_id).finished:
+            self.terminate_when_possible(run_id)
+
+    def terminate_when_possible(self, run_id: str, timeout_s: float = 120.0) -> None:
+        """Terminate the run unless it has ended; a run still STARTING cannot be terminated yet, so try again."""
+        deadline = time.monotonic() + timeout_s
+        while not self.real.run(run_id).finished:
+            try:
                 self.real.terminate_run(run_id)
+                return
+            except Conflict:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
 
 def dependency_really_down(service: str, settings: Settings) -> bool:
