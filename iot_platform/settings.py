@@ -103,7 +103,7 @@ class Settings(BaseSettings):
         2, ge=1, description="Executors the server may hold under load; it keeps one, so an idle server holds one core."
     )
     spark_connect_idle_timeout_s: int = Field(
-        120, ge=10, description="Seconds an extra executor of the server stays idle before it is released."
+        60, ge=10, description="Seconds an extra executor of the server stays idle before it is released."
     )
 
     # --- catalog -----------------------------------------------------------------------------------------

@@ -277,6 +277,9 @@ def connect_server_conf(settings: Settings) -> dict[str, str]:
             "spark.dynamicAllocation.initialExecutors": "1",
             "spark.dynamicAllocation.maxExecutors": str(executors),
             "spark.dynamicAllocation.executorIdleTimeout": f"{settings.spark_connect_idle_timeout_s}s",
+            # An executor still holding cached blocks (a run's kept frames that were not unpersisted) is released
+            # too, later; Spark's default would keep it, and its core, forever.
+            "spark.dynamicAllocation.cachedExecutorIdleTimeout": f"{2 * settings.spark_connect_idle_timeout_s}s",
             "spark.dynamicAllocation.schedulerBacklogTimeout": "1s",
             "spark.cleaner.periodicGC.interval": "5min",
             # The server's UI shows every run's jobs; nobody stops a run's work from it (terminate the run).
