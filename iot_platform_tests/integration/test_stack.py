@@ -47,10 +47,11 @@ def test_status_json_lists_every_service_healthy_with_endpoints(stack_settings: 
     assert doc["spark"] == {
         "master_url": f"spark://127.0.0.1:{s.spark_master_port}",
         "web_url": f"http://127.0.0.1:{s.spark_master_web_port}",
+        "connect_url": f"sc://127.0.0.1:{s.spark_connect_port}",
     }
     assert doc["dagster"]["url"] == f"http://127.0.0.1:{s.dagster_port}"
     assert doc["api"]["url"] == f"http://127.0.0.1:{s.api_port}"
-    assert {"kafka", "spark-master", "spark-worker", "catalog"} <= set(doc["services"])
+    assert {"kafka", "spark-master", "spark-worker", "catalog", "spark-connect"} <= set(doc["services"])
     states = {name: info["state"] for name, info in doc["services"].items()}
     assert states.pop("generator") == "off"  # the test stack runs without it
     assert states == dict.fromkeys(states, "healthy")
