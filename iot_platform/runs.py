@@ -24,3 +24,7 @@ SPARK_SINCE_TAG = "iot/spark_since"
 
 SPARK_MODE_TAG = "iot/spark_mode"
 """Run tag: ``connect`` (the run worked on the shared Spark Connect server) or ``application`` (its own)."""
+
+SPARK_SESSION_TAG = "iot/spark_session"
+"""Run tag: the id of the run's Spark Connect session. The server's Spark UI tags each of the run's Spark jobs
+``SparkConnect_OperationTag_User_iot-platform_Session_<id>_Operation_...``, so the run's jobs can be found there."""

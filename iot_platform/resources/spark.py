@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +22,7 @@ from iot_platform.clients.spark import (
     spark_jars,
 )
 from iot_platform.clients.spark_master import spark_app_name
-from iot_platform.runs import SPARK_APP_TAG, SPARK_MODE_TAG, SPARK_SINCE_TAG
+from iot_platform.runs import SPARK_APP_TAG, SPARK_MODE_TAG, SPARK_SESSION_TAG, SPARK_SINCE_TAG
 from iot_platform.settings import SparkRunMode
 
 if TYPE_CHECKING:
@@ -119,24 +120,25 @@ class SparkResource(ConfigurableResource):
         In ``connect`` mode, a session of the Spark Connect server whose operations carry the run's tag
         (``iot-platform-run-<run id>``); leaving the block by an exception (the run terminated) interrupts them, and
         only them. In ``application`` mode, an application ``iot-platform:<job>:<run id>``, stopped afterwards.
-        With ``instance``, the run records the application id, since when and the mode as its tags
-        (:data:`~iot_platform.runs.SPARK_APP_TAG`), which is how the API knows where the run's work runs.
+        With ``instance``, the run records the application id, since when, the mode and its Connect session's id as
+        its tags (:data:`~iot_platform.runs.SPARK_APP_TAG`), which is how the API knows where the run's work runs.
 
         Raises:
             StackError: the server does not answer, or a jar is not prepared (the message says what to run).
         """
+        session_id = str(uuid.uuid4())
         if self.run_mode is SparkRunMode.CONNECT:
-            opened = connect_session(self.connect_url, tag=run_tag(run_id))
+            opened = connect_session(self.connect_url, tag=run_tag(run_id), session_id=session_id)
         else:
             opened = open_session(self.conf(spark_app_name(job, run_id)))
         with opened as session:
             if instance is not None:
-                instance.add_run_tags(
-                    run_id,
-                    {
-                        SPARK_APP_TAG: application_id(session),
-                        SPARK_SINCE_TAG: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                        SPARK_MODE_TAG: self.run_mode.value,
-                    },
-                )
+                tags = {
+                    SPARK_APP_TAG: application_id(session),
+                    SPARK_SINCE_TAG: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    SPARK_MODE_TAG: self.run_mode.value,
+                }
+                if self.run_mode is SparkRunMode.CONNECT:
+                    tags[SPARK_SESSION_TAG] = session_id
+                instance.add_run_tags(run_id, tags)
             yield session

@@ -22,7 +22,7 @@ from iot_platform.clients.spark import CONNECT_SERVER_APP_NAME, application_id, 
 from iot_platform.clients.spark_master import HttpSparkMasterClient
 from iot_platform.jobs import INGEST_JOB
 from iot_platform.pipelines.sensor_readings.plan import committed_offsets
-from iot_platform.runs import SPARK_APP_TAG, SPARK_MODE_TAG
+from iot_platform.runs import SPARK_APP_TAG, SPARK_MODE_TAG, SPARK_SESSION_TAG
 from iot_platform.settings import Settings
 from iot_platform.stack.stack import Stack
 from iot_platform_tests.integration.pipeline_support import (
@@ -64,11 +64,15 @@ def poll(what: str, fetch: Callable[[], Any], done: Callable[[Any], bool], timeo
     return result
 
 
-def running_jobs_of(settings: Settings, app_id: str, run_id: str) -> list[int]:
-    """Ids of the server's running Spark jobs that carry the run's tag (from the server's Spark UI)."""
+def running_jobs_of(settings: Settings, app_id: str, dagster: GraphQLDagsterClient, run_id: str) -> list[int]:
+    """Ids of the server's running Spark jobs of the run's Connect session (from the server's Spark UI)."""
+    session_id = dagster.run(run_id).tags.get(SPARK_SESSION_TAG)
+    if session_id is None:
+        return []
     response = httpx.get(f"{settings.connect_ui_url}/api/v1/applications/{app_id}/jobs", params={"status": "running"})
     response.raise_for_status()
-    return [job["jobId"] for job in response.json() if any(run_id in tag for tag in job.get("jobTags", []))]
+    marker = f"_Session_{session_id}_"
+    return [job["jobId"] for job in response.json() if any(marker in tag for tag in job.get("jobTags", []))]
 
 
 def test_consecutive_runs_share_one_server_and_one_application(stack_settings: Settings) -> None:
@@ -109,7 +113,11 @@ def test_terminating_a_run_mid_query_interrupts_only_its_work_and_the_next_run_i
             with connect_session(settings.connect_url, tag="bystander") as session:
                 bystander["sum"] = session.range(0, 30_000_000, numPartitions=4).selectExpr("sum(id)").first()[0]
 
-        poll(f"Spark jobs of run {run_id} on the server", lambda: running_jobs_of(settings, server, run_id), bool)
+        poll(
+            f"Spark jobs of run {run_id} on the server",
+            lambda: running_jobs_of(settings, server, dagster, run_id),
+            bool,
+        )
         worker = threading.Thread(target=other_work)
         worker.start()
         dagster.terminate_run(run_id)
@@ -117,7 +125,7 @@ def test_terminating_a_run_mid_query_interrupts_only_its_work_and_the_next_run_i
         assert run.status == "CANCELED"
         poll(
             f"no running Spark job of run {run_id}",
-            lambda: running_jobs_of(settings, server, run_id),
+            lambda: running_jobs_of(settings, server, dagster, run_id),
             lambda j: not j,
             15,
         )
