@@ -64,12 +64,17 @@ def poll(what: str, fetch: Callable[[], Any], done: Callable[[Any], bool], timeo
     return result
 
 
-def running_jobs_of(settings: Settings, app_id: str, dagster: GraphQLDagsterClient, run_id: str) -> list[int]:
-    """Ids of the server's running Spark jobs of the run's Connect session (from the server's Spark UI)."""
+def running_jobs_of(settings: Settings, app_id: str, dagster: GraphQLDagsterClient, run_id: str) -> list[int] | None:
+    """Ids of the server's running Spark jobs of the run's Connect session (from the server's Spark UI); ``None``
+    while the run has no session yet or the busy server's UI does not answer in time."""
     session_id = dagster.run(run_id).tags.get(SPARK_SESSION_TAG)
     if session_id is None:
-        return []
-    response = httpx.get(f"{settings.connect_ui_url}/api/v1/applications/{app_id}/jobs", params={"status": "running"})
+        return None
+    url = f"{settings.connect_ui_url}/api/v1/applications/{app_id}/jobs"
+    try:
+        response = httpx.get(url, params={"status": "running"}, timeout=30)
+    except httpx.TimeoutException:
+        return None
     response.raise_for_status()
     marker = f"_Session_{session_id}_"
     return [job["jobId"] for job in response.json() if any(marker in tag for tag in job.get("jobTags", []))]
@@ -99,7 +104,7 @@ def test_terminating_a_run_mid_query_interrupts_only_its_work_and_the_next_run_i
     stack_settings: Settings,
 ) -> None:
     server = server_app_id(stack_settings)
-    records = 600_000
+    records = 1_500_000
     with own_topic(stack_settings, "warm-terminate") as settings:
         produce(settings, readings_of(settings, "WARM-T", records, utc(2025, 3, 2)))
         dagster = GraphQLDagsterClient(settings.dagster_web_url)
@@ -126,7 +131,7 @@ def test_terminating_a_run_mid_query_interrupts_only_its_work_and_the_next_run_i
         poll(
             f"no running Spark job of run {run_id}",
             lambda: running_jobs_of(settings, server, dagster, run_id),
-            lambda j: not j,
+            lambda jobs: jobs == [],
             15,
         )
         worker.join(120)
