@@ -8,11 +8,11 @@ import os
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
-import httpx
 import pytest
 
 from iot_platform import tables
@@ -64,20 +64,15 @@ def poll(what: str, fetch: Callable[[], Any], done: Callable[[Any], bool], timeo
     return result
 
 
-def running_jobs_of(settings: Settings, app_id: str, dagster: GraphQLDagsterClient, run_id: str) -> list[int] | None:
-    """Ids of the server's running Spark jobs of the run's Connect session (from the server's Spark UI); ``None``
-    while the run has no session yet or the busy server's UI does not answer in time."""
-    session_id = dagster.run(run_id).tags.get(SPARK_SESSION_TAG)
-    if session_id is None:
-        return None
-    url = f"{settings.connect_ui_url}/api/v1/applications/{app_id}/jobs"
-    try:
-        response = httpx.get(url, params={"status": "running"}, timeout=30)
-    except httpx.TimeoutException:
-        return None
-    response.raise_for_status()
-    marker = f"_Session_{session_id}_"
-    return [job["jobId"] for job in response.json() if any(marker in tag for tag in job.get("jobTags", []))]
+def session_of(dagster: GraphQLDagsterClient, run_id: str) -> str | None:
+    """The run's Connect session id, once its Spark session is open."""
+    return dagster.run(run_id).tags.get(SPARK_SESSION_TAG)
+
+
+def canceled_sessions(settings: Settings) -> str:
+    """The server's log lines where Spark cancels a session's jobs (``Asked to cancel jobs with tag ...``)."""
+    log = Stack(settings).service("spark-connect").log_file.read_text(errors="replace")
+    return "\n".join(line for line in log.splitlines() if "Asked to cancel jobs with tag" in line)
 
 
 def test_consecutive_runs_share_one_server_and_one_application(stack_settings: Settings) -> None:
@@ -113,29 +108,29 @@ def test_terminating_a_run_mid_query_interrupts_only_its_work_and_the_next_run_i
         run_id = str(dagster._official_client().submit_job_execution(INGEST_JOB, run_config=run_config))
 
         bystander: dict[str, Any] = {}
+        bystander_session = str(uuid.uuid4())
 
         def other_work() -> None:  # another session's query, running while the run is terminated
-            with connect_session(settings.connect_url, tag="bystander") as session:
+            with connect_session(settings.connect_url, session_id=bystander_session) as session:
                 bystander["sum"] = session.range(0, 30_000_000, numPartitions=4).selectExpr("sum(id)").first()[0]
 
-        poll(
-            f"Spark jobs of run {run_id} on the server",
-            lambda: running_jobs_of(settings, server, dagster, run_id),
-            bool,
-        )
+        session_id = poll(f"run {run_id}'s Spark session", lambda: session_of(dagster, run_id), bool)
         worker = threading.Thread(target=other_work)
         worker.start()
+        time.sleep(3)  # the run is reading its backlog
         dagster.terminate_run(run_id)
         run = poll(f"run {run_id} canceled", lambda: dagster.run(run_id), lambda r: r.finished, 60)
         assert run.status == "CANCELED"
+        # The server canceled the Spark jobs of the run's session (its log says so), and only those.
         poll(
-            f"no running Spark job of run {run_id}",
-            lambda: running_jobs_of(settings, server, dagster, run_id),
-            lambda jobs: jobs == [],
-            15,
+            f"the server canceling session {session_id}",
+            lambda: canceled_sessions(settings),
+            lambda log: session_id in log,
+            30,
         )
         worker.join(120)
         assert bystander.get("sum") == 30_000_000 * 29_999_999 // 2, "the other session's query was disturbed"
+        assert bystander_session not in canceled_sessions(settings)
         table = load_catalog(settings).load_table(tables.SENSOR_READINGS)
         assert committed_offsets(table, settings.kafka_topic)[0] is None, "the terminated run committed"
 
