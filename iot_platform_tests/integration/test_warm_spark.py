@@ -69,10 +69,15 @@ def session_of(dagster: GraphQLDagsterClient, run_id: str) -> str | None:
     return dagster.run(run_id).tags.get(SPARK_SESSION_TAG)
 
 
+STOPPED_MARKERS = ("Asked to cancel jobs with tag", "Closing session with userId")
+"""Server log lines that stop a session's work: Spark canceling the jobs tagged with the session (an interrupt),
+or the server closing the session (which interrupts and removes every execution of it)."""
+
+
 def canceled_sessions(settings: Settings) -> str:
-    """The server's log lines where Spark cancels a session's jobs (``Asked to cancel jobs with tag ...``)."""
+    """The server's log lines where a session's work is stopped."""
     log = Stack(settings).service("spark-connect").log_file.read_text(errors="replace")
-    return "\n".join(line for line in log.splitlines() if "Asked to cancel jobs with tag" in line)
+    return "\n".join(line for line in log.splitlines() if any(marker in line for marker in STOPPED_MARKERS))
 
 
 def test_consecutive_runs_share_one_server_and_one_application(stack_settings: Settings) -> None:
@@ -121,7 +126,7 @@ def test_terminating_a_run_mid_query_interrupts_only_its_work_and_the_next_run_i
         dagster.terminate_run(run_id)
         run = poll(f"run {run_id} canceled", lambda: dagster.run(run_id), lambda r: r.finished, 60)
         assert run.status == "CANCELED"
-        # The server canceled the Spark jobs of the run's session (its log says so), and only those.
+        # The server stopped the work of the run's session (its log says so), and only that session's.
         poll(
             f"the server canceling session {session_id}",
             lambda: canceled_sessions(settings),
