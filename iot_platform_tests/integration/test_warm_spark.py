@@ -137,7 +137,7 @@ def test_terminating_a_run_mid_query_interrupts_only_its_work_and_the_next_run_i
         assert bystander.get("sum") == 30_000_000 * 29_999_999 // 2, "the other session's query was disturbed"
         assert f"Session_{bystander_session}_" not in canceled_sessions(settings), "the other session was canceled"
         table = load_catalog(settings).load_table(tables.SENSOR_READINGS)
-        assert committed_offsets(table, settings.kafka_topic)[0] is None, "the terminated run committed"
+        assert not committed_offsets(table, settings.kafka_topic)[0], "the terminated run committed"
 
         again = run_job(INGEST_JOB, dg.DagsterInstance.ephemeral())
     assert again.success
