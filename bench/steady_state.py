@@ -48,6 +48,7 @@ from iot_platform.generator.command import backfill_command
 from iot_platform.partitions import PARTITION_KEY_FORMAT
 from iot_platform.runs import HOURLY_STATS_JOB, INGEST_JOB
 from iot_platform.settings import Settings, SparkRunMode
+from iot_platform.stack.process import process_stats
 from iot_platform.stack.stack import Stack
 
 PLATFORM = ["kafka", "spark-master", "spark-worker", "catalog", "dagster-webserver", "dagster-daemon", "generator"]
@@ -86,17 +87,7 @@ def busy_percent(before: tuple[int, int], after: tuple[int, int]) -> float:
 
 def _processes() -> dict[int, tuple[int, int]]:
     """Every process: pid -> (parent pid, CPU ticks of itself and its reaped children)."""
-    table = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            raw = (entry / "stat").read_text()
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
-        fields = raw[raw.rindex(")") + 2 :].split()
-        table[int(entry.name)] = (int(fields[1]), sum(int(v) for v in fields[11:15]))
-    return table
+    return {pid: (int(fields[1]), sum(int(v) for v in fields[11:15])) for pid, fields in process_stats()}
 
 
 def stack_cpu_seconds(stack: Stack, names: list[str]) -> dict[str, float]:

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,9 +79,8 @@ def spawn(
     return record
 
 
-def group_members(pgid: int) -> list[int]:
-    """Pids of every live process in a process group (ours only: we created the group)."""
-    members = []
+def process_stats() -> Iterator[tuple[int, list[str]]]:
+    """Every process's pid and the fields of its ``/proc/<pid>/stat`` after the command name (state first)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -88,10 +88,12 @@ def group_members(pgid: int) -> list[int]:
             raw = (entry / "stat").read_text()
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-        fields = raw[raw.rindex(")") + 2 :].split()
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(entry.name))
-    return members
+        yield int(entry.name), raw[raw.rindex(")") + 2 :].split()
+
+
+def group_members(pgid: int) -> list[int]:
+    """Pids of every live process in a process group (ours only: we created the group)."""
+    return [pid for pid, fields in process_stats() if fields[0] != "Z" and int(fields[2]) == pgid]
 
 
 def stop_group(record: PidRecord, *, sig: int = signal.SIGTERM, timeout_s: float = 30.0) -> bool:
