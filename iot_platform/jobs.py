@@ -1,4 +1,5 @@
-"""Jobs of the platform. Spark jobs run in process: one Spark application per run."""
+"""Jobs of the platform. Spark jobs run in process, in a session of the warm Spark Connect server
+(or in an application of their own in run mode ``application``)."""
 
 from __future__ import annotations
 
