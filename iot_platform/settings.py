@@ -137,6 +137,16 @@ class Settings(BaseSettings):
     spark_max_app_wait_s: int = Field(300, ge=1, description="An app waiting for cores longer than this fails.")
     run_failure_webhook_url: str | None = Field(None, description="Optional URL that receives failed-run reports.")
 
+    # --- sensor monitoring -------------------------------------------------------------------------------
+    sensor_registry: Path | None = Field(None, description="YAML sensor registry (default: the built-in one).")
+    alert_webhook_url: str | None = Field(None, description="Optional URL that receives alert transitions.")
+    alert_webhook_timeout_s: float = Field(5.0, gt=0, le=60, description="Timeout of one webhook request.")
+    alert_webhook_attempts: int = Field(4, ge=1, le=10, description="Attempts per transition and notifier tick.")
+    alert_notify_interval_s: int = Field(15, ge=5, description="How often pending alert transitions are sent.")
+    alert_notify_max_age_hours: int = Field(
+        24, ge=1, description="Transitions older than this are recorded as skipped, not sent."
+    )
+
     # --- api ---------------------------------------------------------------------------------------------
     api_port: int = Field(8000, ge=1, le=65535, description="REST API port.")
     api_url: str | None = Field(None, description="REST API URL (default: the local stack's).")

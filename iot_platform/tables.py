@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 SENSOR_READINGS = "iot.sensor_readings"
 REJECTED_READINGS = "iot.rejected_readings"
 HOURLY_STATS = "iot.hourly_stats"
+SENSOR_ALERTS = "iot.sensor_alerts"
+SENSOR_STATE = "iot.sensor_state"
+ALERT_NOTIFICATIONS = "iot.alert_notifications"
 
 PROPERTIES: tuple[tuple[str, str], ...] = (
     ("format-version", "2"),
@@ -290,8 +293,74 @@ HOURLY_STATS_TABLE = Table(
     partitioning=(Partition("window_start", "days"), Partition("sensor_type")),
 )
 
+SENSOR_ALERTS_TABLE = Table(
+    name=SENSOR_ALERTS,
+    comment="One row per alert episode of a sensor; alert_id is deterministic, so re-evaluation never duplicates",
+    columns=(
+        Column("alert_id", ColumnType.STRING, comment="hash of rule, sensor_id and started_at"),
+        Column("sensor_id", ColumnType.STRING),
+        Column("sensor_type", ColumnType.STRING, nullable=True, comment="null when no reading named it"),
+        Column("location", ColumnType.STRING, nullable=True),
+        Column("rule", ColumnType.STRING, comment="see RuleName in registry.py"),
+        Column("severity", ColumnType.STRING, comment="critical|warning|info"),
+        Column("state", ColumnType.STRING, comment="open|resolved"),
+        Column(
+            "started_at",
+            ColumnType.TIMESTAMP,
+            comment="event time of the first offending reading, or of the last reading before a gap",
+        ),
+        Column("last_seen_at", ColumnType.TIMESTAMP, comment="event time of the last offending reading"),
+        Column("resolved_at", ColumnType.TIMESTAMP, nullable=True, comment="when the condition cleared"),
+        Column("peak_value", ColumnType.DOUBLE, nullable=True, comment="most extreme value (or rate) involved"),
+        Column("threshold", ColumnType.DOUBLE, nullable=True, comment="the limit the rule compared with"),
+        Column("readings", ColumnType.BIGINT, comment="readings (or records) involved"),
+        Column("detail", ColumnType.STRING, nullable=True, comment="what happened, in words"),
+        Column("evaluated_at", ColumnType.TIMESTAMP, comment="when the episode was last written"),
+    ),
+    partitioning=(Partition("started_at", "days"),),
+)
+
+SENSOR_STATE_TABLE = Table(
+    name=SENSOR_STATE,
+    comment="One row per sensor ever seen: its last reading, kept by alert evaluation",
+    columns=(
+        Column("sensor_id", ColumnType.STRING),
+        Column("sensor_type", ColumnType.STRING),
+        Column("location", ColumnType.STRING),
+        Column("unit", ColumnType.STRING),
+        Column("first_reading_at", ColumnType.TIMESTAMP),
+        Column("last_reading_at", ColumnType.TIMESTAMP),
+        Column("last_value", ColumnType.DOUBLE),
+        Column("updated_at", ColumnType.TIMESTAMP),
+    ),
+    partitioning=(Partition("sensor_type"),),
+)
+
+ALERT_NOTIFICATIONS_TABLE = Table(
+    name=ALERT_NOTIFICATIONS,
+    comment="Alert transitions handed to the webhook (or skipped): one row per (alert_id, transition)",
+    columns=(
+        Column("alert_id", ColumnType.STRING),
+        Column("transition", ColumnType.STRING, comment="opened|resolved"),
+        Column("sensor_id", ColumnType.STRING),
+        Column("rule", ColumnType.STRING),
+        Column("status", ColumnType.STRING, comment="delivered|skipped"),
+        Column("attempts", ColumnType.INT),
+        Column("recorded_at", ColumnType.TIMESTAMP),
+    ),
+    partitioning=(Partition("recorded_at", "days"),),
+)
+
 TABLES: dict[str, Table] = {
-    table.name: table for table in (SENSOR_READINGS_TABLE, REJECTED_READINGS_TABLE, HOURLY_STATS_TABLE)
+    table.name: table
+    for table in (
+        SENSOR_READINGS_TABLE,
+        REJECTED_READINGS_TABLE,
+        HOURLY_STATS_TABLE,
+        SENSOR_ALERTS_TABLE,
+        SENSOR_STATE_TABLE,
+        ALERT_NOTIFICATIONS_TABLE,
+    )
 }
 """Every platform table by name, in creation order."""
 

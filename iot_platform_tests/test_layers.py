@@ -10,7 +10,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "iot_platform"
 
-CORE = ("__init__", "settings", "errors", "profiles", "partitions", "instants", "runs", "tables", "offsets")
+CORE = ("__init__", "settings", "errors", "profiles", "partitions", "instants", "runs", "tables", "offsets", "registry")
 """Definitions every layer shares: settings, errors, names, keys, table contracts, offset bookkeeping."""
 
 LAYERS: dict[str, tuple[str, ...]] = {

@@ -42,6 +42,32 @@ CREATED_AS = {
     "reading_count bigint NOT NULL, processed_at timestamp NOT NULL ) USING iceberg "
     "PARTITIONED BY (days(window_start), sensor_type) "
     f"COMMENT 'Hourly statistics per sensor over valid, de-duplicated readings' {PROPERTIES}",
+    tables.SENSOR_ALERTS: "CREATE TABLE IF NOT EXISTS iot.sensor_alerts ( "
+    "alert_id string NOT NULL COMMENT 'hash of rule, "
+    "sensor_id and started_at', sensor_id string NOT NULL, sensor_type string COMMENT 'null when no "
+    "reading named it', location string, rule string NOT NULL COMMENT 'see RuleName in registry.py', "
+    "severity string NOT NULL COMMENT 'critical|warning|info', state string NOT NULL COMMENT "
+    "'open|resolved', started_at timestamp NOT NULL COMMENT 'event time of the first offending "
+    "reading, or of the last reading before a gap', last_seen_at timestamp NOT NULL COMMENT 'event "
+    "time of the last offending reading', resolved_at timestamp COMMENT 'when the condition "
+    "cleared', peak_value double COMMENT 'most extreme value (or rate) involved', threshold double "
+    "COMMENT 'the limit the rule compared with', readings bigint NOT NULL COMMENT 'readings (or "
+    "records) involved', detail string COMMENT 'what happened, in words', evaluated_at timestamp NOT "
+    "NULL COMMENT 'when the episode was last written' ) USING iceberg PARTITIONED BY "
+    "(days(started_at)) COMMENT 'One row per alert episode of a sensor; alert_id is deterministic, "
+    f"so re-evaluation never duplicates' {PROPERTIES}",
+    tables.SENSOR_STATE: "CREATE TABLE IF NOT EXISTS iot.sensor_state ( "
+    "sensor_id string NOT NULL, sensor_type string NOT "
+    "NULL, location string NOT NULL, unit string NOT NULL, first_reading_at timestamp NOT NULL, "
+    "last_reading_at timestamp NOT NULL, last_value double NOT NULL, updated_at timestamp NOT NULL ) "
+    "USING iceberg PARTITIONED BY (sensor_type) COMMENT 'One row per sensor ever seen: its last "
+    f"reading, kept by alert evaluation' {PROPERTIES}",
+    tables.ALERT_NOTIFICATIONS: "CREATE TABLE IF NOT EXISTS iot.alert_notifications ( "
+    "alert_id string NOT NULL, transition "
+    "string NOT NULL COMMENT 'opened|resolved', sensor_id string NOT NULL, rule string NOT NULL, "
+    "status string NOT NULL COMMENT 'delivered|skipped', attempts int NOT NULL, recorded_at "
+    "timestamp NOT NULL ) USING iceberg PARTITIONED BY (days(recorded_at)) COMMENT 'Alert "
+    f"transitions handed to the webhook (or skipped): one row per (alert_id, transition)' {PROPERTIES}",
 }
 """The statements released tables were created with: existing tables must keep exactly this shape."""
 
@@ -170,6 +196,9 @@ def test_ensure_tables_creates_every_table_and_upgrades_older_ones() -> None:
         CREATED_AS[tables.REJECTED_READINGS],
         REJECTED_READINGS_TABLE.add_column_sql("kafka_timestamp"),
         CREATED_AS[tables.HOURLY_STATS],
+        CREATED_AS[tables.SENSOR_ALERTS],
+        CREATED_AS[tables.SENSOR_STATE],
+        CREATED_AS[tables.ALERT_NOTIFICATIONS],
     ]
 
 
