@@ -16,6 +16,7 @@ from iot_platform.resources.iceberg import IcebergResource
 from iot_platform.resources.kafka import KafkaResource
 from iot_platform.resources.spark import SparkResource
 from iot_platform.schedules import build_schedules
+from iot_platform.sensors.alert_notifier import build_alert_notifier
 from iot_platform.sensors.late_data import build_late_data_sensor
 from iot_platform.sensors.sensor_raw_observer import build_sensor_raw_observer
 from iot_platform.settings import Settings, load_settings
@@ -38,7 +39,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         ],
         jobs=[ingest_job, hourly_stats_job],
         schedules=build_schedules(settings),
-        sensors=[build_sensor_raw_observer(settings), build_late_data_sensor(settings, HOURLY_STATS_JOB)],
+        sensors=[
+            build_sensor_raw_observer(settings),
+            build_late_data_sensor(settings, HOURLY_STATS_JOB),
+            build_alert_notifier(settings),
+        ],
         resources={
             "spark": SparkResource.from_settings(settings),
             "kafka": KafkaResource.from_settings(settings),

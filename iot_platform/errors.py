@@ -57,3 +57,7 @@ class UpstreamError(PlatformError):
     def __init__(self, service: str, message: str) -> None:
         super().__init__(f"{service} error: {message}")
         self.service = service
+
+
+class NotificationUndelivered(PlatformError):
+    """Alert transitions could not be delivered to the alert webhook; they stay pending and are tried again."""

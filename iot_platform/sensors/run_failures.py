@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-import httpx
 from dagster import (
     DagsterEvent,
     DagsterRun,
@@ -25,6 +23,7 @@ from dagster import (
 from dagster._core.events import EngineEventData, JobFailureData
 from dagster._core.execution.plan.objects import StepFailureData
 
+from iot_platform.clients.webhook import post_json, redacted
 from iot_platform.settings import Settings
 
 SENSOR_NAME = "platform_run_failures"
@@ -140,14 +139,8 @@ def failure_report(
     )
 
 
-def _redacted(url: str) -> str:
-    """Scheme and host of a webhook URL: its path often holds the webhook's secret token."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}/..."
-
-
 def post_webhook(url: str, report: RunFailureReport, timeout_s: float = WEBHOOK_TIMEOUT_S) -> str | None:
-    """POST the report to the webhook.
+    """POST the report to the webhook, once (the failure is in the run's event log whatever happens).
 
     Args:
         url: The webhook URL.
@@ -157,13 +150,8 @@ def post_webhook(url: str, report: RunFailureReport, timeout_s: float = WEBHOOK_
     Returns:
         ``None`` when delivered (2xx), else a one-line reason that names the host but not the secret path.
     """
-    try:
-        response = httpx.post(url, json=report.payload(), timeout=timeout_s)
-    except httpx.HTTPError as exc:
-        return f"run-failure webhook {_redacted(url)} not reached: {type(exc).__name__}: {str(exc) or 'timed out'}"
-    if not response.is_success:
-        return f"run-failure webhook {_redacted(url)} answered HTTP {response.status_code}"
-    return None
+    delivery = post_json(url, report.payload(), timeout_s=timeout_s)
+    return None if delivery.delivered else f"run-failure webhook {redacted(url)} {delivery.error}"
 
 
 def build_run_failure_sensor(settings: Settings) -> SensorDefinition:
@@ -200,7 +188,7 @@ def build_run_failure_sensor(settings: Settings) -> SensorDefinition:
             return
         problem = post_webhook(webhook_url, report)
         if problem is None:
-            context.log.info(f"Run {report.run_id}: failure posted to the webhook {_redacted(webhook_url)}")
+            context.log.info(f"Run {report.run_id}: failure posted to the webhook {redacted(webhook_url)}")
             return
         context.log.warning(f"Run {report.run_id}: {problem}")
         context.instance.report_engine_event(

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 from dagster import (
@@ -22,6 +18,7 @@ from dagster import (
 
 from iot_platform.sensors.run_failures import SENSOR_NAME, build_run_failure_sensor
 from iot_platform.settings import Settings, load_settings
+from iot_platform_tests.clients.webhook_receiver import WebhookReceiver
 
 REASON = "Spark master spark://127.0.0.1:7077 is unreachable (connection refused)"
 
@@ -42,36 +39,9 @@ def instance() -> Iterator[DagsterInstance]:
         yield test_instance
 
 
-class Webhook:
-    """A real HTTP endpoint on localhost recording what is posted to it."""
-
-    def __init__(self, status: int = 200) -> None:
-        received: list[dict[str, Any]] = []
-        self.received = received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                length = int(self.headers["Content-Length"])
-                received.append(json.loads(self.rfile.read(length)))
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/secret-token"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def webhook() -> Iterator[Webhook]:
-    hook = Webhook()
+def webhook() -> Iterator[WebhookReceiver]:
+    hook = WebhookReceiver()
     yield hook
     hook.close()
 
@@ -106,12 +76,12 @@ def test_failure_reason_is_written_into_the_runs_event_log(instance: DagsterInst
     assert "spark_probe_job" in reports[0] and "2026-11-24-10:00" in reports[0]
 
 
-def test_failure_is_posted_to_the_webhook(instance: DagsterInstance, webhook: Webhook) -> None:
+def test_failure_is_posted_to_the_webhook(instance: DagsterInstance, webhook: WebhookReceiver) -> None:
     run_id = fail_and_sense(
         instance, load_settings(run_failure_webhook_url=webhook.url, dagster_url="http://dagster.test")
     )
-    assert len(webhook.received) == 1
-    posted = webhook.received[0]
+    assert len(webhook.requests) == 1
+    posted = webhook.requests[0].body
     assert (posted["run_id"], posted["job_name"], posted["partition"]) == (
         run_id,
         "spark_probe_job",
@@ -137,10 +107,8 @@ def test_unreachable_webhook_never_fails_the_sensor_and_is_noted_on_the_run(inst
     assert "127.0.0.1" in notes[0] and "secret-token" not in notes[0]
 
 
-def test_webhook_error_status_is_noted_on_the_run(instance: DagsterInstance) -> None:
-    hook = Webhook(status=500)
-    try:
-        run_id = fail_and_sense(instance, load_settings(run_failure_webhook_url=hook.url))
-    finally:
-        hook.close()
+def test_webhook_error_status_is_noted_on_the_run(instance: DagsterInstance, webhook: WebhookReceiver) -> None:
+    webhook.fail_always(500)
+    run_id = fail_and_sense(instance, load_settings(run_failure_webhook_url=webhook.url))
+    assert len(webhook.requests) == 1  # a run-failure report is posted once: the run's event log has it anyway
     assert any("HTTP 500" in message for message in engine_messages(instance, run_id))
