@@ -362,7 +362,7 @@ def _validated_rules(layers: Sequence[Mapping[str, Any]], where: str) -> Rules:
     try:
         return Rules.model_validate(merged)
     except ValidationError as exc:
-        raise ValueError(_problems(exc, prefix=f"{where}.")) from None
+        raise ValueError(validation_problems(exc, prefix=f"{where}.")) from None
 
 
 def _deep_merge(base: Mapping[str, Any], layer: Mapping[str, Any]) -> dict[str, Any]:
@@ -376,8 +376,8 @@ def _deep_merge(base: Mapping[str, Any], layer: Mapping[str, Any]) -> dict[str, 
     return merged
 
 
-def _problems(exc: ValidationError, prefix: str = "") -> str:
-    """A validation error as ``field: problem; ...`` (a whole-registry problem names its field in the message)."""
+def validation_problems(exc: ValidationError, prefix: str = "") -> str:
+    """A validation error as ``field: problem; ...`` (fields under ``prefix``; a whole-model problem is its message)."""
     problems = []
     for err in exc.errors():
         loc = prefix + ".".join(str(part) for part in err["loc"])
@@ -397,7 +397,7 @@ def parse_registry(data: Any, source: str = "sensor registry") -> SensorRegistry
     try:
         return SensorRegistry.model_validate(data)
     except ValidationError as exc:
-        raise ConfigurationError(f"{source}: {_problems(exc)}") from None
+        raise ConfigurationError(f"{source}: {validation_problems(exc)}") from None
 
 
 def load_registry(path: Path | None = None) -> SensorRegistry:

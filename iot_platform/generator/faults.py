@@ -38,6 +38,7 @@ from iot_platform.errors import ConfigurationError
 from iot_platform.generator.readings import format_timestamp, to_epoch_ms
 from iot_platform.generator.sensors_config import SensorSet
 from iot_platform.instants import as_utc
+from iot_platform.registry import validation_problems
 
 log = logging.getLogger("iot_platform.generator.faults")
 
@@ -101,12 +102,7 @@ def parse_faults(entries: Iterable[Any], source: str) -> list[Fault]:
         try:
             faults.append(Fault.model_validate(entry))
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'entry'}: "
-                + ("unknown field" if err["type"] == "extra_forbidden" else err["msg"])
-                for err in exc.errors()
-            )
-            raise ConfigurationError(f"{source}: fault {index}: {problems}") from None
+            raise ConfigurationError(f"{source}: fault {index}: {validation_problems(exc)}") from None
     return faults
 
 

@@ -23,7 +23,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from iot_platform.errors import ConfigurationError
-from iot_platform.registry import DEFAULT_REGISTRY_FILE, SensorRegistry, load_registry
+from iot_platform.registry import DEFAULT_REGISTRY_FILE, SensorRegistry, load_registry, validation_problems
 
 DEFAULT_EXCURSION_PROBABILITY = 0.0001
 """Chance per reading of a spike beyond a threshold: about one spike every 7 minutes across the default set (24
@@ -125,7 +125,7 @@ def sensor_set_from_registry(registry: SensorRegistry, source: str = "sensor reg
     try:
         simulation = Simulation.model_validate(registry.simulation or {})
     except ValidationError as exc:
-        raise ConfigurationError(f"{source}: {_problems(exc, 'simulation.')}") from None
+        raise ConfigurationError(f"{source}: {validation_problems(exc, 'simulation.')}") from None
     unknown = sorted(set(simulation.types) - set(registry.types))
     if unknown:
         raise ConfigurationError(f"{source}: simulation.types: {', '.join(unknown)} is not a type of the registry")
@@ -148,16 +148,6 @@ def sensor_set_from_registry(registry: SensorRegistry, source: str = "sensor reg
     if not types:
         raise ConfigurationError(f"{source}: lists no sensors to simulate")
     return SensorSet(types=types, faults=tuple(simulation.faults))
-
-
-def _problems(exc: ValidationError, prefix: str) -> str:
-    """A validation error as ``field: problem; ...``."""
-    problems = []
-    for err in exc.errors():
-        loc = prefix + ".".join(str(part) for part in err["loc"])
-        message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
-        problems.append(f"{loc.rstrip('.')}: {message}")
-    return "; ".join(problems)
 
 
 def load_sensor_set(path: Path | None = None) -> SensorSet:
