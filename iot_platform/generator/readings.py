@@ -222,7 +222,10 @@ class ReadingGenerator:
         return out
 
     def _tick_with_faults(self, epoch_ms: int, active: Mapping[int, ActiveFault]) -> list[bytes]:
-        """:meth:`tick` while faults are in effect: the same random draws, the faulty sensors' readings changed."""
+        """:meth:`tick` while faults are in effect: the same random draws, the faulty sensors' readings changed.
+
+        It repeats :meth:`tick`'s walk step so that the fault-free path stays one tight loop.
+        """
         ts = self._format_ts(epoch_ms).encode("ascii")
         rnd = self._random.random
         values = self._values

@@ -109,12 +109,3 @@ def test_a_bad_simulation_section_is_refused_naming_the_field(data: dict[str, An
         sensor_set_from_registry(parse_registry(data))
     assert expected in str(caught.value)
     assert "\n" not in str(caught.value)
-
-
-def test_missing_file_and_bad_yaml_are_configuration_errors(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="cannot read it"):
-        load_sensor_set(tmp_path / "absent.yaml")
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("types: [unclosed\n")
-    with pytest.raises(ConfigurationError, match="not valid YAML"):
-        load_sensor_set(bad)
