@@ -93,7 +93,7 @@ def records_on_topic(settings: Settings, topic: str) -> int:
 def run_generator(settings: Settings, topic: str, count: int) -> GeneratorRun:
     """One generator process backfilling ``count`` readings; its own report, wall time and peak RSS."""
     env = {**os.environ, **settings_environment(settings), "IOT_KAFKA_TOPIC": topic}
-    sensors = load_sensor_set(settings.generator_sensors_file).sensor_count
+    sensors = load_sensor_set(settings.sensor_registry).sensor_count
     ticks = -(-count // sensors)
     start_ms = to_epoch_ms(WINDOW_START)
     end_ms = start_ms + int(ticks * settings.generator_interval_s * 1000) + 1000
@@ -125,7 +125,7 @@ def run_generator(settings: Settings, topic: str, count: int) -> GeneratorRun:
 
 def payload_file(folder: Path, settings: Settings) -> tuple[Path, float]:
     """The generator's own readings, one per line, for the Java tool; and their mean size in bytes."""
-    generator = ReadingGenerator(load_sensor_set(settings.generator_sensors_file), seed=2)
+    generator = ReadingGenerator(load_sensor_set(settings.sensor_registry), seed=2)
     lines = [payload for k in range(1000) for payload in generator.tick(to_epoch_ms(WINDOW_START) + 500 * k)]
     path = folder / "payloads.txt"
     path.write_bytes(b"\n".join(lines) + b"\n")

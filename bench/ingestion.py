@@ -48,7 +48,7 @@ Opener = Callable[[str], AbstractContextManager]  # type: ignore[type-arg]
 
 def publish_backlog(settings: Settings, readings: int) -> float:
     """Backfill ``readings`` readings of the configured sensor set at its cadence; seconds it took."""
-    sensors = load_sensor_set(settings.generator_sensors_file).sensor_count
+    sensors = load_sensor_set(settings.sensor_registry).sensor_count
     start = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
     end = start + dt.timedelta(seconds=readings / sensors * settings.generator_interval_s)
     began = time.monotonic()

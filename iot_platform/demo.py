@@ -1,10 +1,12 @@
 """``iot-platform demo`` (``make run``): on a running stack, fill the last completed hours and materialize them.
 
 1. The generator publishes the readings of the last ``--hours`` completed UTC hours (a fixed seed, so running this
-   again publishes the same readings, which ingestion counts once).
+   again publishes the same readings, which ingestion counts once), with the ``demo`` faults injected in the first
+   minutes of the window: a frozen, a silent, a spiking and a drifting sensor, each of which recovers.
 2. One ``hourly_stats_job`` run for that range is launched through Dagster's webserver (it shows in the UI), which
    ingests the topic and builds the hours.
-3. The rows are printed from ``iot.hourly_stats`` with the places to look next.
+3. The rows are printed from ``iot.hourly_stats``, then the open alerts and the alerts resolved within the window
+   from ``iot.sensor_alerts``, with the places to look next.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import click
+from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import NoSuchTableError
 
 from iot_platform.clients.dagster import DagsterClient, GraphQLDagsterClient
 from iot_platform.clients.iceberg import load_catalog
@@ -25,7 +29,10 @@ from iot_platform.generator.command import backfill_command
 from iot_platform.partitions import HOUR, last_completed_hours, partition_key
 from iot_platform.runs import HOURLY_STATS_JOB
 from iot_platform.settings import Settings, load_settings
-from iot_platform.tables import HOURLY_STATS
+from iot_platform.tables import HOURLY_STATS, SENSOR_ALERTS
+
+DEMO_FAULTS = "demo"
+"""The faults the demo's readings carry (``IOT_GENERATOR_FAULTS`` values: the built-in schedule)."""
 
 DEMO_SEED = 42
 """Seed of the demo's readings: the same hours get the same readings on every run."""
@@ -81,6 +88,56 @@ def format_rows(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
+@dataclass(frozen=True)
+class AlertsSeen:
+    """The open alerts and the alerts resolved within the demo's window, in start order."""
+
+    open: list[dict[str, Any]]
+    resolved: list[dict[str, Any]]
+
+
+def format_alerts(rows: Sequence[Mapping[str, Any]], *, resolved: bool = False) -> list[str]:
+    """``iot.sensor_alerts`` rows as an aligned table, header first (with ``resolved`` a column for when)."""
+    when = f" {'resolved':<19}" if resolved else ""
+    lines = [f"    {'sensor_id':<12} {'rule':<15} {'severity':<9} {'started':<19}{when} {'peak':>10}"]
+    for row in rows:
+        peak = f"{row['peak_value']:10.3f}" if row["peak_value"] is not None else f"{'-':>10}"
+        ended = f" {row['resolved_at']:%Y-%m-%d %H:%M:%S}" if resolved else ""
+        lines.append(
+            f"    {row['sensor_id']:<12} {row['rule']:<15} {row['severity']:<9} "
+            f"{row['started_at']:%Y-%m-%d %H:%M:%S}{ended} {peak}"
+        )
+    return lines
+
+
+def alert_lines(alerts: AlertsSeen | None) -> list[str]:
+    """What the demo prints about alerts: the open ones, then those resolved in its window."""
+    if alerts is None:
+        return [f"    no {SENSOR_ALERTS} table yet: alert evaluation has not run on this stack"]
+    lines = [f"    open alerts: {len(alerts.open)}"]
+    if alerts.open:
+        lines += format_alerts(alerts.open)
+    lines.append(f"    alerts resolved within the window: {len(alerts.resolved)}")
+    if alerts.resolved:
+        lines += format_alerts(alerts.resolved, resolved=True)
+    return lines
+
+
+def read_alerts(catalog: Catalog, window: DemoWindow) -> AlertsSeen | None:
+    """The open alerts and those resolved within ``window`` from ``iot.sensor_alerts`` (None: no table yet)."""
+    try:
+        table = catalog.load_table(SENSOR_ALERTS)
+    except NoSuchTableError:
+        return None
+    in_window = f"resolved_at >= '{window.start.isoformat()}' and resolved_at < '{window.end.isoformat()}'"
+    order = [("started_at", "ascending"), ("sensor_id", "ascending"), ("rule", "ascending")]
+    found = [
+        table.scan(row_filter=row_filter).to_arrow().sort_by(order).to_pylist()
+        for row_filter in ("state == 'open'", f"state == 'resolved' and {in_window}")
+    ]
+    return AlertsSeen(open=found[0], resolved=found[1])
+
+
 def where_to_look(settings: Settings) -> list[str]:
     """The closing lines: the UIs of the running stack and the commands to check or stop it."""
     return [
@@ -123,7 +180,8 @@ def publish_readings(window: DemoWindow) -> None:
         DemoFailed: the backfill exited with an error.
     """
     try:
-        subprocess.run(backfill_command(window.start.isoformat(), window.end.isoformat(), seed=DEMO_SEED), check=True)
+        command = backfill_command(window.start.isoformat(), window.end.isoformat(), seed=DEMO_SEED, faults=DEMO_FAULTS)
+        subprocess.run(command, check=True)
     except subprocess.CalledProcessError as exc:
         raise DemoFailed(f"the generator backfill failed (exit {exc.returncode})") from None
 
@@ -155,16 +213,17 @@ def run_demo(settings: Settings, hours: int, timeout_s: float, echo: Echo = clic
         materialize(client, window, timeout_s, echo)
     finally:
         client.close()
+    catalog = load_catalog(settings)
     rows = (
-        load_catalog(settings)
-        .load_table(HOURLY_STATS)
+        catalog.load_table(HOURLY_STATS)
         .scan(row_filter=window.row_filter)
         .to_arrow()
         .sort_by([("window_start", "ascending"), ("sensor_id", "ascending")])
         .to_pylist()
     )
     echo(f"3/3 {HOURLY_STATS} has {len(rows)} rows for {window.first} .. {window.last}:")
-    for line in [*format_rows(rows), *where_to_look(settings)]:
+    lines = [*format_rows(rows), "", f"{SENSOR_ALERTS}:", *alert_lines(read_alerts(catalog, window))]
+    for line in [*lines, *where_to_look(settings)]:
         echo(line)
 
 

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from iot_platform.errors import ConfigurationError
 
@@ -157,6 +157,14 @@ class SensorOverrides(_Strict):
     expected_interval_s: Annotated[float, Field(gt=0)] | None = None
     rules: dict[str, Any] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _check_limits(self) -> SensorOverrides:
+        for name in ("threshold_min", "threshold_max"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number")
+        return self
+
 
 class SensorEntry(_Strict):
     """One physical sensor: id (the Kafka record key), type, location, optional overrides."""
@@ -209,6 +217,23 @@ PARAM_COLUMNS: tuple[str, ...] = tuple(RuleParams.__dataclass_fields__)
 """Column names of the evaluation's parameter table, in order."""
 
 
+PLAUSIBLE_MARGIN = 0.5
+"""How far beyond its thresholds a value stays plausible, as a share of the alarm band (max - min)."""
+
+
+@dataclass(frozen=True)
+class PlausibleRanges:
+    """``(low, high)`` plausible values per registered sensor and per sensor type (for unregistered sensors)."""
+
+    by_sensor: dict[str, tuple[float, float]]
+    by_type: dict[str, tuple[float, float]]
+
+
+def _widened(low: float, high: float) -> tuple[float, float]:
+    margin = (high - low) * PLAUSIBLE_MARGIN
+    return (low - margin, high + margin)
+
+
 class SensorRegistry(_Strict):
     """The registry: rule defaults, sensor types and sensors (the ``simulation`` section is the generator's)."""
 
@@ -217,6 +242,7 @@ class SensorRegistry(_Strict):
     sensors: list[SensorEntry] = Field(default_factory=list)
     simulation: dict[str, Any] | None = None
     """The generator's section, kept as plain data and not validated here."""
+    _by_id: dict[str, SensorEntry] | None = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _check(self) -> SensorRegistry:
@@ -227,25 +253,27 @@ class SensorRegistry(_Strict):
             seen.add(sensor.id)
             if sensor.type not in self.types:
                 raise ValueError(f"sensor {sensor.id}: unknown type {sensor.type!r} (types: {', '.join(self.types)})")
-        for type_name in self.types:
+        # Validate layer by layer so that a bad rule setting is reported where it is written.
+        _validated_rules([self.defaults], "defaults")
+        for type_name, spec in self.types.items():
+            _validated_rules([self.defaults, spec.rules], f"types.{type_name}.rules")
             self.type_params(type_name)
-        for sensor in self.sensors:
+        for index, sensor in enumerate(self.sensors):
+            where = f"sensors.{index} ({sensor.id}).overrides.rules"
+            _validated_rules([self.defaults, self.types[sensor.type].rules, sensor.overrides.rules], where)
             self.sensor_params(sensor.id)
+        self._by_id = {sensor.id: sensor for sensor in self.sensors}
         return self
 
     def sensor(self, sensor_id: str) -> SensorEntry | None:
         """The registry entry of ``sensor_id``, or None for a sensor absent from the registry."""
-        return next((sensor for sensor in self.sensors if sensor.id == sensor_id), None)
+        by_id = self._by_id if self._by_id is not None else {sensor.id: sensor for sensor in self.sensors}
+        return by_id.get(sensor_id)
 
     def rules(self, sensor_type: str, overrides: SensorOverrides | None = None) -> Rules:
         """The effective rules of a type (built-in defaults, then ``defaults``, the type's, the sensor's)."""
-        merged: dict[str, Any] = {}
-        for layer in (self.defaults, self.types[sensor_type].rules, (overrides or SensorOverrides()).rules):
-            merged = _deep_merge(merged, layer)
-        try:
-            return Rules.model_validate(merged)
-        except ValidationError as exc:
-            raise ValueError(_problems(exc)) from None
+        layers = (self.defaults, self.types[sensor_type].rules, (overrides or SensorOverrides()).rules)
+        return _validated_rules(layers, f"rules of type {sensor_type}")
 
     def type_params(self, sensor_type: str) -> RuleParams:
         """Parameters for readings of an unregistered sensor of a registered type."""
@@ -266,6 +294,21 @@ class SensorRegistry(_Strict):
         """Every registered sensor's parameters, then one row per type (``sensor_id`` None) for unknown sensors."""
         rows = [self.sensor_params(sensor.id).row() for sensor in self.sensors]
         return rows + [self.type_params(type_name).row() for type_name in self.types]
+
+    def plausible_ranges(self) -> PlausibleRanges:
+        """Plausible value ranges per registered sensor (its effective thresholds) and per type (for the others).
+
+        A range is the alarm thresholds widened by :data:`PLAUSIBLE_MARGIN` of the alarm band on each side: a value
+        just beyond a threshold is an alert (``threshold`` rule), one that far beyond it is no plausible reading.
+        """
+        by_type = {name: _widened(spec.threshold_min, spec.threshold_max) for name, spec in self.types.items()}
+        by_sensor = {}
+        for sensor in self.sensors:
+            spec, overrides = self.types[sensor.type], sensor.overrides
+            low = spec.threshold_min if overrides.threshold_min is None else overrides.threshold_min
+            high = spec.threshold_max if overrides.threshold_max is None else overrides.threshold_max
+            by_sensor[sensor.id] = _widened(low, high)
+        return PlausibleRanges(by_sensor=by_sensor, by_type=by_type)
 
     def _params(
         self, sensor_id: str | None, sensor_type: str, location: str | None, overrides: SensorOverrides
@@ -307,6 +350,21 @@ class SensorRegistry(_Strict):
         )
 
 
+def _validated_rules(layers: Sequence[Mapping[str, Any]], where: str) -> Rules:
+    """The built-in rule settings with ``layers`` laid over them in order, validated.
+
+    Raises:
+        ValueError: a setting is unknown or has a bad value; the message names it under ``where``.
+    """
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged = _deep_merge(merged, layer)
+    try:
+        return Rules.model_validate(merged)
+    except ValidationError as exc:
+        raise ValueError(validation_problems(exc, prefix=f"{where}.")) from None
+
+
 def _deep_merge(base: Mapping[str, Any], layer: Mapping[str, Any]) -> dict[str, Any]:
     """``base`` with ``layer``'s keys laid over it, nested mappings merged key by key."""
     merged = dict(base)
@@ -318,15 +376,15 @@ def _deep_merge(base: Mapping[str, Any], layer: Mapping[str, Any]) -> dict[str, 
     return merged
 
 
-def _problems(exc: ValidationError) -> str:
-    """A validation error as ``field: problem; ...``."""
+def validation_problems(exc: ValidationError, prefix: str = "") -> str:
+    """A validation error as ``field: problem; ...`` (fields under ``prefix``; a whole-model problem is its message)."""
     problems = []
     for err in exc.errors():
-        loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        loc = prefix + ".".join(str(part) for part in err["loc"])
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = "unknown field"
-        problems.append(f"{loc}: {message}")
+        problems.append(f"{loc}: {message}" if err["loc"] else message)
     return "; ".join(problems)
 
 
@@ -339,7 +397,7 @@ def parse_registry(data: Any, source: str = "sensor registry") -> SensorRegistry
     try:
         return SensorRegistry.model_validate(data)
     except ValidationError as exc:
-        raise ConfigurationError(f"{source}: {_problems(exc)}") from None
+        raise ConfigurationError(f"{source}: {validation_problems(exc)}") from None
 
 
 def load_registry(path: Path | None = None) -> SensorRegistry:

@@ -155,7 +155,9 @@ class Settings(BaseSettings):
     api_max_range_hours: int = Field(24 * 31, ge=1, description="Largest partition range one submit may ask for.")
 
     # --- generator ---------------------------------------------------------------------------------------
-    generator_sensors_file: Path | None = Field(None, description="YAML sensor set (default: the built-in set).")
+    generator_faults: str = Field(
+        "off", min_length=1, description="Injected sensor faults: off, demo (a built-in schedule) or a YAML file."
+    )
     generator_interval_s: float = Field(0.5, gt=0, description="Seconds between readings of one sensor.")
     generator_enabled: bool = Field(True, description="Whether `stack up` starts the generator.")
     generator_status_interval_s: float = Field(10.0, gt=0, description="Seconds between generator status lines.")

@@ -4,14 +4,33 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner
+from pyiceberg.catalog.sql import SqlCatalog
 
 from iot_platform.cli import _mount, cli
-from iot_platform.demo import DemoFailed, DemoWindow, format_rows, materialize, wait_for_run, where_to_look
+from iot_platform.demo import (
+    DEMO_FAULTS,
+    DEMO_SEED,
+    AlertsSeen,
+    DemoFailed,
+    DemoWindow,
+    alert_lines,
+    format_alerts,
+    format_rows,
+    materialize,
+    read_alerts,
+    wait_for_run,
+    where_to_look,
+)
+from iot_platform.generator.command import backfill_command
 from iot_platform.runs import HOURLY_STATS_JOB
 from iot_platform.settings import load_settings
+from iot_platform.tables import SENSOR_ALERTS, SENSOR_ALERTS_TABLE
 from iot_platform_tests.api.fakes import FakeDagster
 
 NOW = dt.datetime(2026, 11, 24, 10, 5, tzinfo=dt.UTC)
@@ -104,3 +123,81 @@ def test_demo_is_an_iot_platform_command_with_its_options() -> None:
     result = CliRunner().invoke(cli, ["demo", "--help"])
     assert result.exit_code == 0
     assert "--hours" in result.output and "--timeout" in result.output
+
+
+# --- alerts ---------------------------------------------------------------------------------------------------
+def alert_row(sensor_id: str, rule: str, started: dt.datetime, **fields: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "alert_id": f"{rule}-{sensor_id}-{started:%H%M%S}",
+        "sensor_id": sensor_id,
+        "sensor_type": "temperature",
+        "location": "factory-A",
+        "rule": rule,
+        "severity": "critical",
+        "state": "open",
+        "started_at": started,
+        "last_seen_at": started + dt.timedelta(seconds=30),
+        "resolved_at": None,
+        "peak_value": 40.0,
+        "threshold": 35.0,
+        "readings": 4,
+        "detail": None,
+        "evaluated_at": NOW,
+    }
+    row.update(fields)
+    return row
+
+
+def test_alerts_are_aligned_with_the_peak_and_when_they_resolved() -> None:
+    started = dt.datetime(2026, 11, 24, 8, 0, 30, tzinfo=dt.UTC)
+    row = alert_row("TEMP-002", "rate_of_change", started, severity="warning", peak_value=41.5)
+    header, line = format_alerts([row])
+    assert header.split() == ["sensor_id", "rule", "severity", "started", "peak"]
+    assert line.split() == ["TEMP-002", "rate_of_change", "warning", "2026-11-24", "08:00:30", "41.500"]
+    resolved = {**row, "resolved_at": started + dt.timedelta(seconds=2), "peak_value": None}
+    header, line = format_alerts([resolved], resolved=True)
+    assert header.split() == ["sensor_id", "rule", "severity", "started", "resolved", "peak"]
+    assert line.split()[-3:] == ["2026-11-24", "08:00:32", "-"]
+    assert len(line) == len(format_alerts([{**resolved, "peak_value": 1.0}], resolved=True)[1])
+
+
+def test_alert_lines_say_when_there_is_no_alerts_table_or_no_alert() -> None:
+    assert alert_lines(None) == ["    no iot.sensor_alerts table yet: alert evaluation has not run on this stack"]
+    assert alert_lines(AlertsSeen(open=[], resolved=[])) == [
+        "    open alerts: 0",
+        "    alerts resolved within the window: 0",
+    ]
+
+
+def test_the_open_alerts_and_those_resolved_in_the_window_are_read_from_the_table(tmp_path: Path) -> None:
+    catalog = SqlCatalog("unit", uri=f"sqlite:///{tmp_path / 'catalog.db'}", warehouse=tmp_path.as_uri())
+    window = DemoWindow.last_hours(NOW, 2)
+    assert read_alerts(catalog, window) is None  # no namespace, no table: nothing to show yet
+    catalog.create_namespace("iot")
+    table = catalog.create_table(
+        SENSOR_ALERTS,
+        schema=SENSOR_ALERTS_TABLE.iceberg_schema(),
+        partition_spec=SENSOR_ALERTS_TABLE.iceberg_partition_spec(),
+    )
+    at = window.start + dt.timedelta(minutes=1)
+    rows = [
+        alert_row("TEMP-004", "stuck", at + dt.timedelta(minutes=5)),
+        alert_row("TEMP-002", "threshold", at, state="resolved", resolved_at=at + dt.timedelta(seconds=2)),
+        alert_row("PRESS-003", "silent", at, peak_value=None),
+        alert_row("HUMID-002", "threshold", at, state="resolved", resolved_at=window.start - dt.timedelta(hours=3)),
+    ]
+    table.append(pa.Table.from_pylist(rows, schema=table.schema().as_arrow()))
+
+    seen = read_alerts(catalog, window)
+    assert seen is not None
+    assert [(r["sensor_id"], r["rule"]) for r in seen.open] == [("PRESS-003", "silent"), ("TEMP-004", "stuck")]
+    assert [(r["sensor_id"], r["rule"]) for r in seen.resolved] == [("TEMP-002", "threshold")]
+    lines = alert_lines(seen)
+    assert lines[0] == "    open alerts: 2" and lines[4] == "    alerts resolved within the window: 1"
+    assert lines[2].split()[:3] == ["PRESS-003", "silent", "critical"]
+
+
+def test_the_demo_backfill_injects_the_demo_faults() -> None:
+    window = DemoWindow.last_hours(NOW, 2)
+    command = backfill_command(window.start.isoformat(), window.end.isoformat(), seed=DEMO_SEED, faults=DEMO_FAULTS)
+    assert command[-6:] == ["--end", window.end.isoformat(), "--faults", "demo", "--seed", str(DEMO_SEED)]

@@ -34,9 +34,6 @@ ALLOWED = {
     # The command lines that start the generator, for the processes that launch it (the stack's service, the demo).
     ("stack", "iot_platform.generator.command"),
     ("demo", "iot_platform.generator.command"),
-    # The range check's plausible values per sensor type come from the sensor set until the platform's own sensor
-    # registry replaces it.
-    ("orchestration", "iot_platform.generator.sensors_config"),
 }
 """Named exceptions: (layer or process, imported module)."""
 

@@ -27,6 +27,7 @@ from pydantic import Field
 from iot_platform.assets.sensor_readings import SENSOR_READINGS, SPARK_POOL, ingest, ingestion_metadata
 from iot_platform.clients.spark import application_id
 from iot_platform.pipelines.hourly_stats import HourlyResult, build_hourly_stats
+from iot_platform.registry import PlausibleRanges, load_registry
 from iot_platform.resources.iceberg import IcebergResource
 from iot_platform.resources.kafka import KafkaResource
 from iot_platform.resources.spark import SparkResource
@@ -91,15 +92,9 @@ def check_specs() -> list[AssetCheckSpec]:
     ]
 
 
-def physical_ranges(settings: Settings) -> dict[str, tuple[float, float]]:
-    """Plausible value range per sensor type, from the configured sensor set."""
-    from iot_platform.generator.sensors_config import load_sensor_set
-
-    sensor_set = load_sensor_set(settings.generator_sensors_file)
-    return {
-        name: (spec.threshold_min - spec.span, spec.threshold_max + spec.span)
-        for name, spec in sensor_set.types.items()
-    }
+def physical_ranges(settings: Settings) -> PlausibleRanges:
+    """Plausible value range per registered sensor and per sensor type, from the sensor registry's thresholds."""
+    return load_registry(settings.sensor_registry).plausible_ranges()
 
 
 def check_results(result: HourlyResult, rejected_ratio_warn: float) -> list[AssetCheckResult]:

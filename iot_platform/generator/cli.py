@@ -10,6 +10,7 @@ import click
 
 from iot_platform.errors import ConfigurationError, PlatformError
 from iot_platform.generator.command import backfill_command
+from iot_platform.generator.faults import load_faults
 from iot_platform.generator.sensors_config import load_sensor_set
 from iot_platform.generator.service import GeneratorService, stop_on_signals
 from iot_platform.instants import parse_instant
@@ -17,11 +18,17 @@ from iot_platform.settings import load_settings
 
 __all__ = ["BackfillIncomplete", "backfill", "backfill_command", "generator", "run"]
 
-_sensors_file = click.option(
-    "--sensors-file",
+_registry = click.option(
+    "--registry",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="YAML sensor set (default: IOT_GENERATOR_SENSORS_FILE, else the built-in set).",
+    help="YAML sensor registry: the sensors and their simulation (default: IOT_SENSOR_REGISTRY, else the built-in).",
+)
+_faults = click.option(
+    "--faults",
+    default=None,
+    metavar="off|demo|PATH",
+    help="Faults to inject besides the registry's simulation.faults (default: IOT_GENERATOR_FAULTS, else off).",
 )
 
 
@@ -37,11 +44,12 @@ def _configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
-def _service(sensors_file: Path | None, seed: int | None) -> GeneratorService:
+def _service(registry: Path | None, faults: str | None, seed: int | None) -> GeneratorService:
     settings = load_settings()
     _configure_logging()
-    sensor_set = load_sensor_set(sensors_file or settings.generator_sensors_file)
-    return GeneratorService(settings, sensor_set=sensor_set, seed=seed)
+    sensor_set = load_sensor_set(registry or settings.sensor_registry)
+    injected = load_faults(faults or settings.generator_faults)
+    return GeneratorService(settings, sensor_set=sensor_set, seed=seed, faults=injected)
 
 
 @click.group()
@@ -57,11 +65,12 @@ def generator() -> None:
     help="Total readings/s across all sensors (default: one per sensor each IOT_GENERATOR_INTERVAL_S).",
 )
 @_seed
-@_sensors_file
+@_registry
+@_faults
 @_count
-def run(rate: float | None, seed: int | None, sensors_file: Path | None, count: int | None) -> None:
+def run(rate: float | None, seed: int | None, registry: Path | None, faults: str | None, count: int | None) -> None:
     """Publish live readings until stopped (SIGTERM/SIGINT flush and exit)."""
-    service = _service(sensors_file, seed)
+    service = _service(registry, faults, seed)
     with stop_on_signals(service):
         report = service.run_live(rate=rate, count=count)
     report.raise_for_loss()
@@ -71,13 +80,21 @@ def run(rate: float | None, seed: int | None, sensors_file: Path | None, count: 
 @click.option("--start", "start_text", required=True, help="First event time, ISO-8601 (UTC if no offset).")
 @click.option("--end", "end_text", required=True, help="End of the window (exclusive), ISO-8601.")
 @_seed
-@_sensors_file
+@_registry
+@_faults
 @_count
-def backfill(start_text: str, end_text: str, seed: int | None, sensors_file: Path | None, count: int | None) -> None:
+def backfill(  # noqa: PLR0913 - one parameter per option
+    start_text: str,
+    end_text: str,
+    seed: int | None,
+    registry: Path | None,
+    faults: str | None,
+    count: int | None,
+) -> None:
     """Publish the readings of [--start, --end) at the sensor cadence, as fast as Kafka takes them."""
     start = parse_instant(start_text, "--start", ConfigurationError)
     end = parse_instant(end_text, "--end", ConfigurationError)
-    service = _service(sensors_file, seed)
+    service = _service(registry, faults, seed)
     with stop_on_signals(service):
         report = service.run_backfill(start, end, count=count)
     report.raise_for_loss()

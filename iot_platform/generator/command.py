@@ -20,7 +20,7 @@ def live_command() -> list[str]:
     return generator_command("run")
 
 
-def backfill_command(start: str, end: str, seed: int, count: int | None = None) -> list[str]:
+def backfill_command(start: str, end: str, seed: int, count: int | None = None, faults: str | None = None) -> list[str]:
     """``iot-platform generator backfill`` for the window ``[start, end)``.
 
     Args:
@@ -28,8 +28,11 @@ def backfill_command(start: str, end: str, seed: int, count: int | None = None) 
         end: Window end (exclusive), ISO-8601 with an offset.
         seed: Seed of the readings (the same seed repeats the same readings).
         count: Stop after this many readings.
+        faults: Faults to inject (``off``, ``demo`` or a YAML file; default: ``IOT_GENERATOR_FAULTS``).
     """
     options = ["--start", start, "--end", end]
     if count is not None:
         options += ["--count", str(count)]
+    if faults is not None:
+        options += ["--faults", faults]
     return generator_command("backfill", *options, "--seed", str(seed))

@@ -13,11 +13,15 @@ import datetime as dt
 import json
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from iot_platform.errors import ConfigurationError
 from iot_platform.generator.sensors_config import SensorSet
+
+if TYPE_CHECKING:
+    from iot_platform.generator.faults import ActiveFault, FaultPlan
 
 READING_FIELDS = ("sensor_id", "sensor_type", "location", "value", "unit", "timestamp")
 """Keys of a reading's JSON object, in the order they are written (contract section 1)."""
@@ -136,9 +140,11 @@ class ReadingGenerator:
     Args:
         sensor_set: The sensors and their types.
         seed: Seed of the pseudo-random sequence; None draws one (see :attr:`seed`).
+        faults: Faults to inject (see :mod:`iot_platform.generator.faults`); they change only the readings they
+            cover, never the random sequence, so the readings around them are those of a run without them.
     """
 
-    def __init__(self, sensor_set: SensorSet, seed: int | None = None) -> None:
+    def __init__(self, sensor_set: SensorSet, seed: int | None = None, faults: FaultPlan | None = None) -> None:
         self.seed = seed if seed is not None else random.SystemRandom().randrange(2**63)
         self._random = random.Random(self.seed)
         self._format_ts = TimestampFormatter()
@@ -146,31 +152,35 @@ class ReadingGenerator:
         params: list[tuple[bytes, float, float, float, float, float, float, float]] = []
         values: list[float] = []
         for type_name, sensor_type in sensor_set.types.items():
+            walk = sensor_type.walk
             # An excursion leaves its threshold by at least one unit of the last printed digit.
-            least = 10.0**-sensor_type.decimals
+            least = 10.0**-walk.decimals
             for sensor in sensor_type.sensors:
                 keys.append(sensor.id.encode("utf-8"))
                 params.append(
                     (
-                        _template(sensor.id, type_name, sensor.location, sensor_type.unit, sensor_type.decimals),
-                        sensor_type.min,
-                        sensor_type.max,
-                        2 * sensor_type.step,
-                        sensor_type.excursion_probability,
-                        sensor_type.threshold_min - least,
-                        sensor_type.threshold_max + least,
+                        _template(sensor.id, type_name, sensor.location, sensor_type.unit, walk.decimals),
+                        walk.min,
+                        walk.max,
+                        2 * walk.step,
+                        walk.excursion_probability,
+                        sensor.threshold_min - least,
+                        sensor.threshold_max + least,
                         max(sensor_type.span - least, 0.0),
                     )
                 )
-                values.append(self._random.uniform(sensor_type.min, sensor_type.max))
+                values.append(self._random.uniform(walk.min, walk.max))
         self.keys: tuple[bytes, ...] = tuple(keys)
         """Record key (``sensor_id``, UTF-8) of each sensor, in the order of :meth:`tick`'s payloads."""
+        self.last_keys: Sequence[bytes] = self.keys
+        """Record keys of the last tick's payloads (fewer than :attr:`keys` while a sensor is silent)."""
         self._params = tuple(params)
         self._values = values
+        self._faults = faults if faults else None
 
     @property
     def sensor_count(self) -> int:
-        """Number of sensors; each tick yields this many readings."""
+        """Number of sensors; each tick yields this many readings (fewer while a sensor is silent)."""
         return len(self.keys)
 
     @property
@@ -179,7 +189,7 @@ class ReadingGenerator:
         return tuple(self._values)
 
     def tick(self, epoch_ms: int) -> list[bytes]:
-        """Advance every sensor's walk one step; return one JSON payload per sensor, in :attr:`keys` order.
+        """Advance every sensor's walk one step; return one JSON payload per sensor, in :attr:`last_keys` order.
 
         Args:
             epoch_ms: The readings' event time in milliseconds since the epoch (UTC).
@@ -187,6 +197,11 @@ class ReadingGenerator:
         Returns:
             UTF-8 JSON objects with the contract's six fields, in the contract's key order.
         """
+        if self._faults is not None:
+            active = self._faults.at(epoch_ms)
+            if active:
+                return self._tick_with_faults(epoch_ms, active)
+            self.last_keys = self.keys
         ts = self._format_ts(epoch_ms).encode("ascii")
         rnd = self._random.random
         values = self._values
@@ -204,4 +219,41 @@ class ReadingGenerator:
                 offset = rnd() * span
                 value = above + offset if rnd() < 0.5 else below - offset
             append(template % (value, ts))
+        return out
+
+    def _tick_with_faults(self, epoch_ms: int, active: Mapping[int, ActiveFault]) -> list[bytes]:
+        """:meth:`tick` while faults are in effect: the same random draws, the faulty sensors' readings changed.
+
+        It repeats :meth:`tick`'s walk step so that the fault-free path stays one tight loop.
+        """
+        ts = self._format_ts(epoch_ms).encode("ascii")
+        rnd = self._random.random
+        values = self._values
+        out: list[bytes] = []
+        keys: list[bytes] = []
+        for i, (template, low, high, step2, probability, below, above, span) in enumerate(self._params):
+            before = values[i]
+            value = before + (rnd() - 0.5) * step2
+            if value > high:
+                value = high + high - value
+            elif value < low:
+                value = low + low - value
+            values[i] = value
+            if probability and rnd() < probability:
+                offset = rnd() * span
+                value = above + offset if rnd() < 0.5 else below - offset
+            fault = active.get(i)
+            if fault is not None:
+                kind = fault.fault.kind
+                if kind == "silent":
+                    continue
+                if kind == "freeze":
+                    values[i] = value = before
+                elif kind == "spike":
+                    value = fault.spike_value()
+                else:
+                    value = fault.drift_value(values[i], epoch_ms)
+            keys.append(self.keys[i])
+            out.append(template % (value, ts))
+        self.last_keys = keys
         return out

@@ -1,155 +1,160 @@
-"""The simulated sensor set: sensor types (unit, ranges, thresholds, walk behaviour) and their sensors.
+"""The simulated sensor set: the sensor registry's sensors, each with the random walk that simulates it.
 
-A new sensor type such as vibration (mm/s) is a few lines of YAML, never code. The default set ships next to
-this module as ``sensors.yaml``; ``IOT_GENERATOR_SENSORS_FILE`` (or ``--sensors-file``) points at another one.
+The sensors (ids, types, locations, units, thresholds, per-sensor overrides included) come from the platform's
+sensor registry (``IOT_SENSOR_REGISTRY``, default: the built-in one). Only how values move comes from the
+registry's ``simulation`` section, which the platform itself ignores:
 
-Value model of one sensor type:
-
-- ``min`` .. ``max``: the normal operating band. Each sensor's value is a random walk that never leaves it.
-- ``threshold_min`` / ``threshold_max``: alarm limits outside the normal band (``threshold_min <= min`` and
-  ``max <= threshold_max``). A reading beyond a threshold is a breach.
-- ``excursion_probability``: chance, per reading, that a reading is a breach: a single spike beyond one
-  threshold by up to ``excursion_span`` (default: a tenth of the normal band). The walk resumes where it
-  was.
+- ``simulation.types.<type>``: ``min`` .. ``max`` (the normal band: each sensor's value is a random walk that
+  never leaves it), ``step`` (largest change between two consecutive readings), ``decimals`` (digits printed,
+  default 2), ``excursion_probability`` (chance per reading of a single spike beyond one threshold, default
+  :data:`DEFAULT_EXCURSION_PROBABILITY`) and ``excursion_span`` (how far beyond the threshold a spike may reach,
+  default a tenth of the band).
+- A type without such an entry gets a walk derived from its thresholds (:func:`derived_walk`): the band is the
+  alarm band narrowed by a fifth of its width on each side, the step a sixtieth of the band.
+- ``simulation.faults``: faults to inject (see :mod:`iot_platform.generator.faults`).
 """
 
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from iot_platform.errors import ConfigurationError
+from iot_platform.registry import DEFAULT_REGISTRY_FILE, SensorRegistry, load_registry, validation_problems
 
-DEFAULT_SENSORS_FILE = Path(__file__).with_name("sensors.yaml")
-"""The built-in sensor set (the contract's default: temperature, humidity, pressure in several factories)."""
+DEFAULT_EXCURSION_PROBABILITY = 0.0001
+"""Chance per reading of a spike beyond a threshold: about one spike every 7 minutes across the default set (24
+readings/s), so the ``rate_of_change`` warnings each spike raises stay occasional."""
 
-_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+DERIVED_BAND_MARGIN = 0.2
+"""A derived walk's band is the alarm band narrowed by this share of its width on each side."""
+
+DERIVED_STEPS_PER_BAND = 60
+"""A derived walk's step is its band divided by this."""
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
 
-class SensorSpec(_Strict):
-    """One physical sensor: its id (the Kafka record key) and where it is."""
+class Walk(_Strict):
+    """How one type's simulated values move (the registry's ``simulation.types.<type>``)."""
 
-    id: Annotated[str, Field(pattern=_NAME, max_length=100)]
-    location: Annotated[str, Field(min_length=1, max_length=200)]
-
-
-class SensorType(_Strict):
-    """A kind of sensor: unit, normal band, alarm thresholds, walk behaviour, and its sensors."""
-
-    unit: Annotated[str, Field(min_length=1, max_length=50)]
     min: float
     max: float
-    threshold_min: float
-    threshold_max: float
-    step: Annotated[float, Field(gt=0)] = Field(
-        description="Largest change between two consecutive readings of a sensor (uniform in [-step, step])."
-    )
+    step: Annotated[float, Field(gt=0)]
     decimals: Annotated[int, Field(ge=0, le=6)] = 2
-    excursion_probability: Annotated[float, Field(ge=0, le=1)] = 0.001
+    excursion_probability: Annotated[float, Field(ge=0, le=1)] = DEFAULT_EXCURSION_PROBABILITY
     excursion_span: Annotated[float, Field(gt=0)] | None = None
-    sensors: Annotated[list[SensorSpec], Field(min_length=1)]
 
     @model_validator(mode="after")
-    def _check_ranges(self) -> SensorType:
-        for name in ("min", "max", "threshold_min", "threshold_max", "step"):
+    def _check_band(self) -> Walk:
+        for name in ("min", "max", "step"):
             if not math.isfinite(getattr(self, name)):
                 raise ValueError(f"{name} must be a finite number")
         if self.min >= self.max:
             raise ValueError(f"min ({self.min}) must be below max ({self.max})")
-        if self.threshold_min > self.min:
-            raise ValueError(f"threshold_min ({self.threshold_min}) must be at or below min ({self.min})")
-        if self.threshold_max < self.max:
-            raise ValueError(f"threshold_max ({self.threshold_max}) must be at or above max ({self.max})")
         if self.step >= self.max - self.min:
             raise ValueError(f"step ({self.step}) must be smaller than max - min ({self.max - self.min})")
         return self
 
+
+class Simulation(_Strict):
+    """The registry's ``simulation`` section: walks per type and faults (validated by the fault module)."""
+
+    types: dict[str, Walk] = Field(default_factory=dict)
+    faults: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class SensorSpec(_Strict):
+    """One simulated sensor: its id (the Kafka record key), where it is, and its effective alarm thresholds."""
+
+    id: str
+    location: str
+    threshold_min: float
+    threshold_max: float
+
+
+class SensorType(_Strict):
+    """A kind of sensor: unit, the walk that simulates it, and its sensors."""
+
+    unit: str
+    walk: Walk
+    sensors: tuple[SensorSpec, ...]
+
     @property
     def span(self) -> float:
         """How far beyond a threshold an excursion may reach."""
-        return self.excursion_span if self.excursion_span is not None else (self.max - self.min) / 10
+        walk = self.walk
+        return walk.excursion_span if walk.excursion_span is not None else (walk.max - walk.min) / 10
 
 
 class SensorSet(_Strict):
-    """Every simulated sensor, grouped by type (the type name is the reading's ``sensor_type``)."""
+    """Every simulated sensor, grouped by type (in the registry's type order, then its sensor order)."""
 
-    types: Annotated[dict[Annotated[str, Field(pattern=_NAME, max_length=100)], SensorType], Field(min_length=1)]
-
-    @model_validator(mode="after")
-    def _unique_ids(self) -> SensorSet:
-        seen: dict[str, str] = {}
-        for type_name, sensor_type in self.types.items():
-            for sensor in sensor_type.sensors:
-                if sensor.id in seen:
-                    raise ValueError(f"sensor id {sensor.id!r} is used twice (types {seen[sensor.id]} and {type_name})")
-                seen[sensor.id] = type_name
-        return self
+    types: dict[str, SensorType]
+    faults: tuple[dict[str, Any], ...] = ()
+    """The registry's ``simulation.faults`` entries (validated against the sensors by the fault module)."""
 
     @property
     def sensor_count(self) -> int:
         """Number of sensors across all types."""
         return sum(len(sensor_type.sensors) for sensor_type in self.types.values())
 
+    def sensor(self, sensor_id: str) -> SensorSpec | None:
+        """The simulated sensor ``sensor_id``, or None."""
+        return next((s for t in self.types.values() for s in t.sensors if s.id == sensor_id), None)
 
-def parse_sensor_set(data: Any, source: str = "sensor set") -> SensorSet:
-    """Validate a sensor set given as plain data (e.g. parsed YAML).
 
-    Args:
-        data: A mapping with a ``types`` key.
-        source: Where the data came from, for error messages.
+def derived_walk(threshold_min: float, threshold_max: float) -> Walk:
+    """The walk of a type the ``simulation`` section does not describe, from its alarm thresholds."""
+    margin = (threshold_max - threshold_min) * DERIVED_BAND_MARGIN
+    low, high = threshold_min + margin, threshold_max - margin
+    return Walk(min=low, max=high, step=(high - low) / DERIVED_STEPS_PER_BAND)
 
-    Returns:
-        The validated sensor set.
+
+def sensor_set_from_registry(registry: SensorRegistry, source: str = "sensor registry") -> SensorSet:
+    """The simulated sensor set of a registry: its sensors, with walks from ``simulation`` or derived.
 
     Raises:
-        ConfigurationError: a field is unknown, missing or has a bad value; the message names the field.
+        ConfigurationError: the ``simulation`` section is invalid (naming the field), or no sensor is registered.
     """
     try:
-        return SensorSet.model_validate(data)
+        simulation = Simulation.model_validate(registry.simulation or {})
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
-            message = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                message = "unknown field"
-            problems.append(f"{loc}: {message}")
-        raise ConfigurationError(f"{source}: {'; '.join(problems)}") from None
+        raise ConfigurationError(f"{source}: {validation_problems(exc, 'simulation.')}") from None
+    unknown = sorted(set(simulation.types) - set(registry.types))
+    if unknown:
+        raise ConfigurationError(f"{source}: simulation.types: {', '.join(unknown)} is not a type of the registry")
+    types = {}
+    for name, spec in registry.types.items():
+        walk = simulation.types.get(name) or derived_walk(spec.threshold_min, spec.threshold_max)
+        sensors = []
+        for entry in (s for s in registry.sensors if s.type == name):
+            low, high = entry.overrides.threshold_min, entry.overrides.threshold_max
+            sensors.append(
+                SensorSpec(
+                    id=entry.id,
+                    location=entry.location,
+                    threshold_min=spec.threshold_min if low is None else low,
+                    threshold_max=spec.threshold_max if high is None else high,
+                )
+            )
+        if sensors:
+            types[name] = SensorType(unit=spec.unit, walk=walk, sensors=tuple(sensors))
+    if not types:
+        raise ConfigurationError(f"{source}: lists no sensors to simulate")
+    return SensorSet(types=types, faults=tuple(simulation.faults))
 
 
 def load_sensor_set(path: Path | None = None) -> SensorSet:
-    """Load and validate a sensor set from a YAML file.
-
-    Args:
-        path: The YAML file; None for the built-in default set.
-
-    Returns:
-        The validated sensor set.
+    """Load a registry (None: the built-in one) and make its simulated sensor set.
 
     Raises:
-        ConfigurationError: the file is missing, is not YAML, or fails validation (naming the field).
+        ConfigurationError: the file is missing, not YAML, or invalid (naming the field).
     """
-    path = path or DEFAULT_SENSORS_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigurationError(
-            f"sensor set {path}: cannot read it ({exc.strerror}); check IOT_GENERATOR_SENSORS_FILE or --sensors-file"
-        ) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        first_line = re.sub(r"\s+", " ", str(exc)).strip()
-        raise ConfigurationError(f"sensor set {path}: not valid YAML ({first_line})") from None
-    if not isinstance(data, dict):
-        raise ConfigurationError(f"sensor set {path}: expected a mapping with a 'types' key")
-    return parse_sensor_set(data, source=f"sensor set {path}")
+    source = f"sensor registry {path or DEFAULT_REGISTRY_FILE}"
+    return sensor_set_from_registry(load_registry(path), source=source)

@@ -25,7 +25,7 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -34,6 +34,7 @@ from confluent_kafka.admin import AdminClient
 
 from iot_platform.clients.kafka import create_topic_if_missing
 from iot_platform.errors import ConfigurationError, PlatformError, ServiceUnavailable
+from iot_platform.generator.faults import Fault, fault_plan, load_faults
 from iot_platform.generator.readings import (
     ReadingGenerator,
     Schedule,
@@ -186,8 +187,9 @@ class GeneratorService:
 
     Args:
         settings: Bootstrap servers, topic, cadence (``IOT_GENERATOR_INTERVAL_S``) and status interval.
-        sensor_set: The sensors; default: ``IOT_GENERATOR_SENSORS_FILE`` or the built-in set.
+        sensor_set: The sensors; default: those of ``IOT_SENSOR_REGISTRY`` (or the built-in registry).
         seed: Seed of the readings; None draws one (logged, so a run can be repeated).
+        faults: Faults to inject besides the registry's ``simulation.faults``; default: ``IOT_GENERATOR_FAULTS``.
         topic: Topic to publish to (default ``IOT_KAFKA_TOPIC``).
         connect_timeout_s: How long to wait for a broker at start.
         flush_timeout_s: How long to wait at shutdown for outstanding readings.
@@ -204,6 +206,7 @@ class GeneratorService:
         *,
         sensor_set: SensorSet | None = None,
         seed: int | None = None,
+        faults: Sequence[Fault] | None = None,
         topic: str | None = None,
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
         flush_timeout_s: float = FLUSH_TIMEOUT_S,
@@ -214,8 +217,9 @@ class GeneratorService:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
-        self.sensor_set = sensor_set or load_sensor_set(settings.generator_sensors_file)
-        self.generator = ReadingGenerator(self.sensor_set, seed)
+        self.sensor_set = sensor_set or load_sensor_set(settings.sensor_registry)
+        self.faults = fault_plan(self.sensor_set, load_faults(settings.generator_faults) if faults is None else faults)
+        self.generator = ReadingGenerator(self.sensor_set, seed, self.faults)
         self.topic = topic or settings.kafka_topic
         self.connect_timeout_s = connect_timeout_s
         self.flush_timeout_s = flush_timeout_s
@@ -296,10 +300,12 @@ class GeneratorService:
             end_ms=to_epoch_ms(end),
         )
         ticks = schedule.tick_count or 0
+        silent = self.faults.silent_readings(ticks, schedule.tick_ms)
         log.info(
-            "backfill: %s .. %s, %d sensors x %d ticks = %d readings to topic %s, seed=%d",
+            "backfill: %s .. %s, %d sensors x %d ticks%s = %d readings to topic %s, seed=%d",
             start.isoformat(), end.isoformat(), self.generator.sensor_count, ticks,
-            ticks * self.generator.sensor_count, self.topic, self.generator.seed,
+            f" - {silent} silenced by faults" if silent else "",
+            ticks * self.generator.sensor_count - silent, self.topic, self.generator.seed,
         )  # fmt: skip
         return self._run(schedule, paced=False, count=count, label="backfill")
 
@@ -367,6 +373,8 @@ class GeneratorService:
             "logger": logging.getLogger("iot_platform.generator.kafka"),
         }
         producer = self._producer_factory(config)
+        if self.faults:
+            log.info("%s: injecting faults: %s", label, self.faults.describe())
         try:
             self._loop(producer, schedule, paced=paced, count=count, label=label)
         except KafkaException as exc:
@@ -383,7 +391,6 @@ class GeneratorService:
     def _loop(self, producer: ProducerLike, schedule: Schedule, *, paced: bool, count: int | None, label: str) -> None:
         report = self._report
         generator = self.generator
-        keys = generator.keys
         tick = generator.tick
         tick_ms = schedule.tick_ms
         produce = producer.produce
@@ -391,7 +398,10 @@ class GeneratorService:
         topic = self.topic
         stop = self._stop
         clock = self._clock
-        total = schedule.tick_count * generator.sensor_count if schedule.tick_count is not None else None
+        ticks = schedule.tick_count
+        total = None
+        if ticks is not None:
+            total = ticks * generator.sensor_count - self.faults.silent_readings(ticks, tick_ms)
         if count is not None:
             total = count if total is None else min(total, count)
         report.expected = total
@@ -405,7 +415,7 @@ class GeneratorService:
         k = 0
         try:
             while not stop.is_set():
-                if total is not None and produced >= total:
+                if (total is not None and produced >= total) or (ticks is not None and k >= ticks):
                     break
                 event_ms = tick_ms(k)
                 if paced and not self._wait_until(producer, event_ms / 1000 - offset_s):
@@ -413,7 +423,7 @@ class GeneratorService:
                 payloads = tick(event_ms)
                 if total is not None and produced + len(payloads) > total:
                     payloads = payloads[: total - produced]
-                for key, payload in zip(keys, payloads, strict=False):
+                for key, payload in zip(generator.last_keys, payloads, strict=False):
                     try:
                         produce(topic, payload, key)
                     except BufferError:

@@ -12,6 +12,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from iot_platform.registry import PlausibleRanges
 from iot_platform.tables import HOURLY_STATS_COLUMNS, HOURLY_STATS_TABLE
 from iot_platform.transforms.readings import MICROS_PER_HOUR, utc_hour_start
 
@@ -97,14 +98,24 @@ def disordered_rows(stats: DataFrame) -> DataFrame:
     )
 
 
-def rows_out_of_range(stats: DataFrame, physical_ranges: dict[str, tuple[float, float]]) -> DataFrame:
-    """Rows whose minimum or maximum lies outside the plausible ``(low, high)`` range of their sensor type.
+def rows_out_of_range(stats: DataFrame, ranges: PlausibleRanges) -> DataFrame:
+    """Rows whose minimum or maximum lies outside the plausible ``(low, high)`` range of their sensor.
 
-    Sensor types without a range are never out of range.
+    A registered sensor has its own range; other sensors take their type's. Sensors of unknown types are never
+    out of range.
     """
-    outside = F.lit(False)
-    for sensor_type, (low, high) in physical_ranges.items():
-        outside = outside | (
-            (F.col("sensor_type") == sensor_type) & ((F.col("min_value") < low) | (F.col("max_value") > high))
-        )
-    return stats.where(outside)
+    bounds = []
+    for index in (0, 1):
+        per_sensor = _lookup(ranges.by_sensor, index, "sensor_id")
+        per_type = _lookup(ranges.by_type, index, "sensor_type")
+        bounds.append(F.coalesce(per_sensor, per_type))
+    low, high = bounds
+    return stats.where((F.col("min_value") < low) | (F.col("max_value") > high))
+
+
+def _lookup(ranges: dict[str, tuple[float, float]], index: int, key: str) -> Column:
+    """The ``index``-th bound of the range keyed by column ``key`` (null when absent)."""
+    if not ranges:
+        return F.lit(None).cast("double")
+    pairs = [part for name, bounds in ranges.items() for part in (F.lit(name), F.lit(float(bounds[index])))]
+    return F.try_element_at(F.create_map(*pairs), F.col(key))

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
-from iot_platform.assets.hourly_stats import CHECK_RECONCILED, CHECK_REJECTED, check_results
+import yaml
+
+from iot_platform.assets.hourly_stats import CHECK_RECONCILED, CHECK_REJECTED, check_results, physical_ranges
 from iot_platform.pipelines.hourly_stats import HourlyResult
+from iot_platform.settings import load_settings
 
 HOUR = dt.datetime(2026, 11, 24, 10, tzinfo=dt.UTC)
 
@@ -49,3 +53,20 @@ def test_reconciliation_fails_when_counts_differ_and_says_how() -> None:
 
     assert not check.passed  # type: ignore[attr-defined]
     assert "999" in check.description and "1000" in check.description  # type: ignore[attr-defined]
+
+
+def test_the_range_check_reads_the_configured_registry_without_a_generator(tmp_path: Path) -> None:
+    registry = {
+        "types": {"vibration": {"unit": "mm/s", "expected_interval_s": 1, "threshold_min": 0.0, "threshold_max": 8.0}},
+        "sensors": [
+            {"id": "VIB-1", "type": "vibration", "location": "hall"},
+            {"id": "VIB-2", "type": "vibration", "location": "hall", "overrides": {"threshold_max": 4.0}},
+        ],
+    }
+    path = tmp_path / "plant.yaml"
+    path.write_text(yaml.safe_dump(registry))
+
+    ranges = physical_ranges(load_settings(sensor_registry=path))
+    assert ranges.by_sensor == {"VIB-1": (-4.0, 12.0), "VIB-2": (-2.0, 6.0)}
+    assert ranges.by_type == {"vibration": (-4.0, 12.0)}
+    assert physical_ranges(load_settings()).by_type["pressure"] == (967.5, 1057.5)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from iot_platform.generator.sensors_config import DEFAULT_SENSORS_FILE
+from iot_platform.registry import DEFAULT_REGISTRY_FILE
 
 
 def iot_platform(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -25,7 +25,7 @@ def test_help_lists_run_and_backfill() -> None:
     assert result.returncode == 0
     assert "run" in result.stdout and "backfill" in result.stdout
     run_help = iot_platform("generator", "run", "--help").stdout
-    for option in ("--rate", "--seed", "--sensors-file", "--count"):
+    for option in ("--rate", "--seed", "--registry", "--faults", "--count"):
         assert option in run_help
 
 
@@ -50,17 +50,30 @@ def test_bad_arguments_exit_non_zero_with_one_line(args: tuple[str, ...], messag
     assert "Traceback" not in result.stderr
 
 
-def test_bad_sensor_file_names_the_field(tmp_path: Path) -> None:
-    data = yaml.safe_load(DEFAULT_SENSORS_FILE.read_text())
-    data["types"]["pressure"]["min"] = 2000.0
+def test_bad_registry_names_the_field(tmp_path: Path) -> None:
+    data = yaml.safe_load(DEFAULT_REGISTRY_FILE.read_text())
+    data["simulation"]["types"]["pressure"]["min"] = 2000.0
     path = tmp_path / "sensors.yaml"
     path.write_text(yaml.safe_dump(data))
-    for env, args in (({}, ("--sensors-file", str(path))), ({"IOT_GENERATOR_SENSORS_FILE": str(path)}, ())):
+    for env, args in (({}, ("--registry", str(path))), ({"IOT_SENSOR_REGISTRY": str(path)}, ())):
         result = iot_platform("generator", "run", *args, env=env)
         assert result.returncode != 0
         assert result.stderr.strip().splitlines()[-1] == (
-            f"error: sensor set {path}: types.pressure: min (2000.0) must be below max (1025.0)"
+            f"error: sensor registry {path}: simulation.types.pressure: min (2000.0) must be below max (1025.0)"
         )
+
+
+def test_bad_faults_are_refused_before_connecting(tmp_path: Path) -> None:
+    path = tmp_path / "faults.yaml"
+    path.write_text("- {kind: freeze, sensor_id: NOPE-1, start: 0, duration_s: 5}\n")
+    for env, args in (({}, ("--faults", str(path))), ({"IOT_GENERATOR_FAULTS": str(path)}, ())):
+        result = iot_platform("generator", "backfill", "--start", "2026-11-24", "--end", "2026-11-25", *args, env=env)
+        assert result.returncode != 0
+        assert result.stderr.strip().splitlines()[-1] == (
+            "error: fault freeze names sensor 'NOPE-1', which the sensor registry does not list"
+        )
+    result = iot_platform("generator", "run", "--faults", str(tmp_path / "absent.yaml"))
+    assert "cannot read it" in result.stderr.strip().splitlines()[-1]
 
 
 def test_bad_setting_names_the_variable() -> None:

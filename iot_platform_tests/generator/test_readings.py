@@ -23,24 +23,25 @@ from iot_platform.generator.readings import (
     interval_us_for_rate,
     to_epoch_ms,
 )
-from iot_platform.generator.sensors_config import SensorSet, load_sensor_set, parse_sensor_set
+from iot_platform.generator.sensors_config import SensorSet, load_sensor_set, sensor_set_from_registry
+from iot_platform.registry import parse_registry
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 T0 = to_epoch_ms(dt.datetime(2026, 11, 24, 10, 30, tzinfo=dt.UTC))
 
 
-def one_type(**fields: Any) -> SensorSet:
-    sensor_type = {
-        "unit": "celsius",
-        "min": 18.0,
-        "max": 30.0,
-        "threshold_min": 15.0,
-        "threshold_max": 35.0,
-        "step": 0.5,
-        "sensors": [{"id": f"TEMP-{i:03d}", "location": "factory-A"} for i in range(1, 5)],
-    }
-    sensor_type.update(fields)
-    return parse_sensor_set({"types": {"temperature": sensor_type}})
+def one_type(sensors: list[dict[str, Any]] | None = None, unit: str = "celsius", **walk: Any) -> SensorSet:
+    """A registry of one temperature type (thresholds 15..35) simulated by a walk in 18..30 (step 0.5)."""
+    spec = {"unit": unit, "expected_interval_s": 0.5, "threshold_min": 15.0, "threshold_max": 35.0}
+    listed = sensors or [{"id": f"TEMP-{i:03d}", "location": "factory-A"} for i in range(1, 5)]
+    registry = parse_registry(
+        {
+            "types": {"temperature": spec},
+            "sensors": [{**sensor, "type": "temperature"} for sensor in listed],
+            "simulation": {"types": {"temperature": {"min": 18.0, "max": 30.0, "step": 0.5, **walk}}},
+        }
+    )
+    return sensor_set_from_registry(registry)
 
 
 def readings(generator: ReadingGenerator, ticks: int, start_ms: int = T0) -> list[dict[str, Any]]:

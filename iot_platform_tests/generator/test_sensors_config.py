@@ -1,4 +1,5 @@
-"""Sensor-set validation: the default set is the contract's, bad files are refused naming the field."""
+"""The simulated sensor set comes from the sensor registry: its sensors, the simulation section's walks (or walks
+derived from the thresholds), and bad simulation sections refused naming the field."""
 
 from __future__ import annotations
 
@@ -10,118 +11,101 @@ import pytest
 import yaml
 
 from iot_platform.errors import ConfigurationError
-from iot_platform.generator.sensors_config import DEFAULT_SENSORS_FILE, load_sensor_set, parse_sensor_set
+from iot_platform.generator.readings import ReadingGenerator
+from iot_platform.generator.sensors_config import (
+    DEFAULT_EXCURSION_PROBABILITY,
+    derived_walk,
+    load_sensor_set,
+    sensor_set_from_registry,
+)
+from iot_platform.registry import DEFAULT_REGISTRY_FILE, load_registry, parse_registry
 
-VALID: dict[str, Any] = {
-    "types": {
-        "temperature": {
-            "unit": "celsius",
-            "min": 18.0,
-            "max": 30.0,
-            "threshold_min": 15.0,
-            "threshold_max": 35.0,
-            "step": 0.2,
-            "sensors": [{"id": "TEMP-001", "location": "factory-A"}],
-        }
-    }
-}
+BUILT_IN: dict[str, Any] = yaml.safe_load(DEFAULT_REGISTRY_FILE.read_text())
 
 
-def with_change(path: str, value: Any) -> dict[str, Any]:
-    """VALID with one field (dotted path under types.temperature) set; value None deletes it."""
-    data = copy.deepcopy(VALID)
-    node = data["types"]["temperature"]
-    *parents, last = path.split(".")
-    for part in parents:
-        node = node[int(part)] if part.isdigit() else node[part]
-    if value is None:
-        del node[last]
-    else:
-        node[last] = value
+def changed(change: Any) -> dict[str, Any]:
+    data = copy.deepcopy(BUILT_IN)
+    change(data)
     return data
 
 
-def test_default_set_is_the_contracts() -> None:
+def test_the_default_set_is_the_registrys_in_its_order() -> None:
     sensor_set = load_sensor_set()
-    units = {name: t.unit for name, t in sensor_set.types.items()}
-    assert units == {"temperature": "celsius", "humidity": "percent", "pressure": "hPa"}
-    prefixes = {"temperature": "TEMP-", "humidity": "HUMID-", "pressure": "PRESS-"}
-    locations = set()
-    for name, sensor_type in sensor_set.types.items():
-        assert len(sensor_type.sensors) >= 3
-        for sensor in sensor_type.sensors:
-            assert sensor.id.startswith(prefixes[name])
-            locations.add(sensor.location)
-    assert {"factory-A", "factory-B", "factory-C"} <= locations
+    registry = load_registry()
+
+    assert {name: t.unit for name, t in sensor_set.types.items()} == {
+        "temperature": "celsius", "humidity": "percent", "pressure": "hPa",
+    }  # fmt: skip
+    listed = [(s.id, s.location) for t in sensor_set.types.values() for s in t.sensors]
+    assert listed == [(s.id, s.location) for s in registry.sensors]
+    temperature = sensor_set.types["temperature"]
+    assert (temperature.walk.min, temperature.walk.max, temperature.walk.step) == (18.0, 30.0, 0.2)
+    assert temperature.walk.excursion_probability == DEFAULT_EXCURSION_PROBABILITY
+    assert (temperature.sensors[0].threshold_min, temperature.sensors[0].threshold_max) == (15.0, 35.0)
+    assert load_sensor_set(None) == load_sensor_set(DEFAULT_REGISTRY_FILE)
 
 
-def test_default_file_is_the_one_loaded_without_a_path() -> None:
-    assert load_sensor_set(None) == load_sensor_set(DEFAULT_SENSORS_FILE)
+def test_a_type_without_a_simulation_entry_gets_a_walk_derived_from_its_thresholds() -> None:
+    data = changed(lambda d: d["simulation"]["types"].pop("humidity"))
+    humidity = sensor_set_from_registry(parse_registry(data)).types["humidity"]
+
+    # Thresholds 20..70: the band is narrowed by a fifth of 50 on each side, the step is a sixtieth of the band.
+    assert humidity.walk == derived_walk(20.0, 70.0)
+    assert (humidity.walk.min, humidity.walk.max, humidity.walk.step) == (30.0, 60.0, 0.5)
+    generator = ReadingGenerator(sensor_set_from_registry(parse_registry(data)), seed=3)
+    humidity_values = generator.values[4:8]
+    assert all(30.0 <= value <= 60.0 for value in humidity_values)
 
 
-def test_new_type_is_configuration_only(tmp_path: Path) -> None:
-    data = copy.deepcopy(VALID)
-    data["types"]["vibration"] = {
-        "unit": "mm/s",
-        "min": 0.5,
-        "max": 4.5,
-        "threshold_min": 0.0,
-        "threshold_max": 7.1,
-        "step": 0.1,
-        "sensors": [{"id": "VIB-001", "location": "factory-B"}],
-    }
+def test_a_registry_without_a_simulation_section_is_simulated_from_thresholds_alone() -> None:
+    data = changed(lambda d: d.pop("simulation"))
+    sensor_set = sensor_set_from_registry(parse_registry(data))
+    assert sensor_set.sensor_count == 12
+    assert sensor_set.faults == ()
+    assert sensor_set.types["pressure"].walk == derived_walk(990.0, 1035.0)
+
+
+def test_per_sensor_threshold_overrides_reach_the_simulation() -> None:
+    data = changed(lambda d: d["sensors"][1].update(overrides={"threshold_max": 32.0}))
+    sensors = sensor_set_from_registry(parse_registry(data)).types["temperature"].sensors
+    assert [(s.id, s.threshold_max) for s in sensors[:2]] == [("TEMP-001", 35.0), ("TEMP-002", 32.0)]
+
+
+def test_a_new_type_is_configuration_only(tmp_path: Path) -> None:
+    def add_vibration(d: dict[str, Any]) -> None:
+        d["types"]["vibration"] = {"unit": "mm/s", "expected_interval_s": 1, "threshold_min": 0.0, "threshold_max": 7.1}
+        d["sensors"].append({"id": "VIB-001", "type": "vibration", "location": "factory-B"})
+        d["simulation"]["types"]["vibration"] = {"min": 0.5, "max": 4.5, "step": 0.1, "decimals": 3}
+
     path = tmp_path / "sensors.yaml"
-    path.write_text(yaml.safe_dump(data))
+    path.write_text(yaml.safe_dump(changed(add_vibration)))
     sensor_set = load_sensor_set(path)
     assert sensor_set.types["vibration"].unit == "mm/s"
-    assert sensor_set.sensor_count == 2
+    assert sensor_set.types["vibration"].walk.decimals == 3
+    assert sensor_set.sensor_count == 13
 
 
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
-        (with_change("colour", "red"), "types.temperature.colour: unknown field"),
-        (with_change("sensors.0.room", "1"), "types.temperature.sensors.0.room: unknown field"),
-        (with_change("min", 40.0), "min (40.0) must be below max (30.0)"),
-        (with_change("threshold_min", 20.0), "threshold_min (20.0) must be at or below min"),
-        (with_change("threshold_max", 29.0), "threshold_max (29.0) must be at or above max"),
-        (with_change("step", 0), "types.temperature.step: Input should be greater than 0"),
-        (with_change("step", 12.0), "step (12.0) must be smaller than max - min"),
-        (with_change("unit", None), "types.temperature.unit: Field required"),
-        (with_change("excursion_probability", 1.5), "types.temperature.excursion_probability"),
-        (with_change("max", float("nan")), "types.temperature"),
-        (with_change("sensors", []), "types.temperature.sensors"),
-        (with_change("sensors.0.id", "TEMP 001"), "types.temperature.sensors.0.id"),
-        ({"types": {}}, "types"),
-        ({"sensors": []}, "sensors: unknown field"),
+        (
+            changed(lambda d: d["simulation"]["types"]["temperature"].update(colour="red")),
+            "temperature.colour: unknown",
+        ),
+        (changed(lambda d: d["simulation"]["types"]["humidity"].update(min=80.0)), "min (80.0) must be below max"),
+        (changed(lambda d: d["simulation"]["types"]["pressure"].update(step=0)), "simulation.types.pressure.step"),
+        (changed(lambda d: d["simulation"]["types"]["pressure"].update(step=30)), "step (30.0) must be smaller"),
+        (
+            changed(lambda d: d["simulation"]["types"]["temperature"].update(excursion_probability=1.5)),
+            "simulation.types.temperature.excursion_probability",
+        ),
+        (changed(lambda d: d["simulation"]["types"].update(vibration={"min": 0, "max": 1, "step": 0.1})), "vibration"),
+        (changed(lambda d: d["simulation"].update(weather="rain")), "simulation.weather: unknown field"),
+        (changed(lambda d: d.update(sensors=[])), "lists no sensors to simulate"),
     ],
 )
-def test_bad_values_are_refused_naming_the_field(data: dict[str, Any], expected: str) -> None:
+def test_a_bad_simulation_section_is_refused_naming_the_field(data: dict[str, Any], expected: str) -> None:
     with pytest.raises(ConfigurationError) as caught:
-        parse_sensor_set(data)
+        sensor_set_from_registry(parse_registry(data))
     assert expected in str(caught.value)
     assert "\n" not in str(caught.value)
-
-
-def test_duplicate_sensor_ids_across_types_are_refused() -> None:
-    data = copy.deepcopy(VALID)
-    data["types"]["humidity"] = {
-        **data["types"]["temperature"],
-        "unit": "percent",
-        "sensors": [{"id": "TEMP-001", "location": "factory-B"}],
-    }
-    with pytest.raises(ConfigurationError, match="TEMP-001.*used twice"):
-        parse_sensor_set(data)
-
-
-def test_missing_file_and_bad_yaml_are_configuration_errors(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="cannot read it"):
-        load_sensor_set(tmp_path / "absent.yaml")
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("types: [unclosed\n")
-    with pytest.raises(ConfigurationError, match="not valid YAML"):
-        load_sensor_set(bad)
-    scalar = tmp_path / "scalar.yaml"
-    scalar.write_text("42\n")
-    with pytest.raises(ConfigurationError, match="expected a mapping"):
-        load_sensor_set(scalar)

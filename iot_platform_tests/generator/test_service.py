@@ -20,6 +20,7 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 
 from iot_platform.errors import ConfigurationError, ServiceUnavailable
+from iot_platform.generator.faults import Fault, FaultKind
 from iot_platform.generator.readings import format_timestamp, to_epoch_ms
 from iot_platform.generator.sensors_config import load_sensor_set
 from iot_platform.generator.service import (
@@ -111,7 +112,11 @@ class FakeProducer:
 
 
 def make_service(
-    clock: FakeClock | None = None, *, settings: Settings | None = None, **producer_kwargs: Any
+    clock: FakeClock | None = None,
+    *,
+    settings: Settings | None = None,
+    faults: list[Fault] | None = None,
+    **producer_kwargs: Any,
 ) -> tuple[GeneratorService, list[FakeProducer]]:
     clock = clock or FakeClock()
     made: list[FakeProducer] = []
@@ -125,6 +130,7 @@ def make_service(
         settings or load_settings(kafka_topic="test-topic"),
         sensor_set=load_sensor_set(),
         seed=1,
+        faults=faults,
         producer_factory=factory,
         admin_factory=None,
         clock=clock,
@@ -190,6 +196,29 @@ def test_backfill_publishes_every_tick_of_the_window_once() -> None:
     expected_stamps = [format_timestamp(to_epoch_ms(start) + 500 * k) for k in range(20)]
     assert sorted({ts for _s, ts in pairs}) == expected_stamps
     assert all(key.decode() == json.loads(value)["sensor_id"] for _t, key, value in made[0].delivered)
+
+
+def test_a_backfill_with_a_silent_sensor_expects_and_publishes_the_rest(caplog: pytest.LogCaptureFixture) -> None:
+    start = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
+    silent = Fault(sensor_id="HUMID-003", kind=FaultKind.SILENT, start=start + dt.timedelta(seconds=2), duration_s=5)
+    service, made = make_service(faults=[silent])
+    with caplog.at_level(logging.INFO, logger="iot_platform"):
+        report = service.run_backfill(start, start + dt.timedelta(seconds=10))
+
+    assert report.ok and report.expected == report.produced == 20 * 12 - 10
+    stamps = sorted(m["timestamp"] for m in messages(made[0]) if m["sensor_id"] == "HUMID-003")
+    assert stamps == [format_timestamp(to_epoch_ms(start) + 500 * k) for k in range(20) if not 4 <= k < 14]
+    logged = [r.getMessage() for r in caplog.records]
+    assert any("20 ticks - 10 silenced by faults = 230 readings" in m for m in logged)
+    assert "backfill: injecting faults: silent HUMID-003 at 2026-11-24T10:00:02+00:00 for 5 s" in logged
+    assert any(m.startswith("fault started: silent on HUMID-003 at 2026-11-24T10:00:02.000Z") for m in logged)
+
+
+def test_faults_default_to_the_setting() -> None:
+    service, _made = make_service(settings=load_settings(kafka_topic="t", generator_faults="demo"))
+    assert service.faults.describe().startswith("freeze TEMP-004 at +20 s for 330 s; spike TEMP-002")
+    quiet, _made = make_service()
+    assert not quiet.faults
 
 
 def test_full_queue_is_retried_never_dropped() -> None:

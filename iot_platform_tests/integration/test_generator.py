@@ -22,7 +22,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from iot_platform.generator.readings import READING_FIELDS
-from iot_platform.generator.sensors_config import load_sensor_set
+from iot_platform.registry import load_registry
 from iot_platform.settings import Settings
 from iot_platform.stack.service import settings_environment
 from iot_platform.stack.stack import Stack
@@ -122,10 +122,9 @@ def test_n_readings_in_exactly_n_records_with_keys_and_schema(stack_settings: Se
 
     records = read_topic(stack_settings, topic)
     assert len(records) == 1000
+    registry = load_registry()
     sensors = {
-        sensor.id: (type_name, sensor.location, sensor_type.unit)
-        for type_name, sensor_type in load_sensor_set().types.items()
-        for sensor in sensor_type.sensors
+        sensor.id: (sensor.type, sensor.location, registry.types[sensor.type].unit) for sensor in registry.sensors
     }
     partitions_of: dict[str, set[int]] = defaultdict(set)
     for key, message, partition in records:
@@ -159,7 +158,7 @@ def test_backfill_of_a_window_produces_exactly_the_expected_timestamps(stack_set
         at += dt.timedelta(milliseconds=500)
     assert len(expected) == 601 and expected[-1] == "2026-11-24T10:04:59.750Z"
 
-    sensors = [sensor.id for t in load_sensor_set().types.values() for sensor in t.sensors]
+    sensors = [sensor.id for sensor in load_registry().sensors]
     assert summary(result.stderr) == (601 * len(sensors), 601 * len(sensors), 0, 0)
     stamps: dict[str, list[str]] = defaultdict(list)
     for _key, message, _partition in read_topic(stack_settings, topic):

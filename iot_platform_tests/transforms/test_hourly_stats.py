@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from iot_platform import tables
+from iot_platform.registry import PlausibleRanges
 from iot_platform.transforms.hourly_stats import (
     HOURLY_STATS_COLUMNS,
     HOURLY_STATS_SCHEMA,
@@ -264,15 +265,21 @@ def test_disordered_rows_allow_rounding_only(spark: SparkSession) -> None:
     assert sorted(r["sensor_id"] for r in disordered_rows(stats).collect()) == ["high", "low"]
 
 
-def test_rows_out_of_range_per_sensor_type(spark: SparkSession) -> None:
+def test_rows_out_of_range_per_sensor_then_per_sensor_type(spark: SparkSession) -> None:
     stats = stats_frame(
         spark,
         ("inside", "temperature", -10.0, 20.0, 60.0),
         ("too-hot", "temperature", 20.0, 30.0, 500.0),
         ("too-dry", "humidity", -1.0, 50.0, 60.0),
         ("unknown-type", "vibration", -1e9, 0.0, 1e9),
+        ("narrow", "temperature", 20.0, 25.0, 41.0),
+        ("wide", "humidity", -50.0, 0.0, 10.0),
     )
-    ranges = {"temperature": (-10.0, 60.0), "humidity": (0.0, 100.0)}
+    ranges = PlausibleRanges(
+        by_sensor={"narrow": (0.0, 40.0), "wide": (-100.0, 100.0)},
+        by_type={"temperature": (-10.0, 60.0), "humidity": (0.0, 100.0)},
+    )
 
-    assert sorted(r["sensor_id"] for r in rows_out_of_range(stats, ranges).collect()) == ["too-dry", "too-hot"]
-    assert rows_out_of_range(stats, {}).count() == 0
+    flagged = sorted(r["sensor_id"] for r in rows_out_of_range(stats, ranges).collect())
+    assert flagged == ["narrow", "too-dry", "too-hot"]
+    assert rows_out_of_range(stats, PlausibleRanges(by_sensor={}, by_type={})).count() == 0

@@ -13,21 +13,21 @@ from iot_platform.transforms.hourly_stats import disordered_rows, duplicate_keys
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from iot_platform.registry import PlausibleRanges
+
 PREVIEW_ROWS = 10
 """Rows of the window kept as the run's preview."""
 VIOLATIONS_SHOWN = 20
 """Rows kept per failed check, as examples."""
 
 
-def read_written(
-    spark: SparkSession, result: HourlyResult, physical_ranges: dict[str, tuple[float, float]] | None
-) -> None:
+def read_written(spark: SparkSession, result: HourlyResult, physical_ranges: PlausibleRanges | None) -> None:
     """Fill ``result``'s row checks and preview from the window's rows of ``iot.hourly_stats`` as committed.
 
     Args:
         spark: A session with the platform's catalog as its default catalog.
         result: The run's result; its ``start`` and ``end`` select the rows.
-        physical_ranges: Plausible (min, max) value per sensor type; no range check without it.
+        physical_ranges: Plausible (min, max) value per sensor and sensor type; no range check without it.
     """
     from pyspark.sql import functions as F
 

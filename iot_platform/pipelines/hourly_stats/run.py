@@ -16,13 +16,15 @@ if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
     from pyspark.sql import SparkSession
 
+    from iot_platform.registry import PlausibleRanges
+
 
 def build_hourly_stats(
     spark: SparkSession,
     catalog: Catalog,
     start: dt.datetime,
     end: dt.datetime,
-    physical_ranges: dict[str, tuple[float, float]] | None = None,
+    physical_ranges: PlausibleRanges | None = None,
 ) -> HourlyResult:
     """Aggregate ``iot.sensor_readings`` of ``[start, end)`` into ``iot.hourly_stats``, replacing those hours.
 
@@ -31,7 +33,7 @@ def build_hourly_stats(
         catalog: The same catalog through pyiceberg (snapshot ids).
         start: Window start (UTC hour).
         end: Window end (exclusive, UTC hour).
-        physical_ranges: Plausible (min, max) value per sensor type, for the range check.
+        physical_ranges: Plausible (min, max) value per sensor and sensor type, for the range check.
 
     Returns:
         Counts, snapshot ids, check inputs and a preview of the rows written.
