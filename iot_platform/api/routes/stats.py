@@ -9,11 +9,10 @@ from pydantic import TypeAdapter
 
 from iot_platform.api.deps import StatsDep
 from iot_platform.api.errors import InvalidQuery
+from iot_platform.api.paging import INSTANT_PATTERN, PAGE_HEADERS, Cursor, paged_response
 from iot_platform.api.schemas import ErrorBody, HourlyStatsRow, ValidationErrorBody
-from iot_platform.api.stats_reader import DEFAULT_LIMIT, INSTANT_PATTERN, MAX_LIMIT, Cursor, StatsQuery
+from iot_platform.api.stats_reader import DEFAULT_LIMIT, MAX_LIMIT, StatsQuery
 from iot_platform.instants import parse_instant
-
-NEXT_CURSOR_HEADER = "X-Next-Cursor"
 
 router = APIRouter(prefix="/stats", tags=["stats"])
 _ROWS = TypeAdapter(list[HourlyStatsRow])
@@ -24,18 +23,7 @@ _ROWS = TypeAdapter(list[HourlyStatsRow])
     summary="Hourly statistics per sensor",
     response_model=list[HourlyStatsRow],
     responses={
-        200: {
-            "headers": {
-                NEXT_CURSOR_HEADER: {
-                    "description": "Present when more rows match: pass it as `cursor` for the next page.",
-                    "schema": {"type": "string"},
-                },
-                "Link": {
-                    "description": 'The next page\'s URL with rel="next", when there is one.',
-                    "schema": {"type": "string"},
-                },
-            }
-        },
+        200: {"headers": PAGE_HEADERS},
         422: {"model": ValidationErrorBody, "description": "Bad filter; `detail` says what to change."},
         503: {"model": ErrorBody, "description": "The Iceberg catalog or warehouse cannot be reached."},
     },
@@ -74,10 +62,4 @@ def hourly_stats(
         limit=limit,
         after=Cursor.decode(cursor) if cursor is not None else None,
     )
-    page = reader.read(query)
-    headers = {}
-    if page.next_cursor is not None:
-        token = page.next_cursor.encode()
-        headers[NEXT_CURSOR_HEADER] = token
-        headers["Link"] = f'<{request.url.include_query_params(cursor=token)}>; rel="next"'
-    return Response(_ROWS.dump_json(_ROWS.validate_python(page.rows)), media_type="application/json", headers=headers)
+    return paged_response(_ROWS, reader.read(query), request)
