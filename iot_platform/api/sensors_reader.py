@@ -26,6 +26,7 @@ from iot_platform.tables import SENSOR_READINGS, SENSOR_STATE, SENSOR_STATE_TABL
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from pyiceberg.expressions import BooleanExpression
 
 RECENT_WINDOW = dt.timedelta(hours=1)
 """``readings_last_hour`` counts readings whose event time lies in (now - this, now]."""
@@ -143,6 +144,18 @@ def detail(
     }
 
 
+def recent_window(now: dt.datetime) -> BooleanExpression:
+    """Readings with an event time in (now - 1 h, now]: Iceberg keeps only the files of those hours' partitions."""
+    from pyiceberg.expressions import GreaterThan, LessThanOrEqual
+
+    return all_of(
+        [
+            predicate(GreaterThan, "event_time", iso(now - RECENT_WINDOW)),
+            predicate(LessThanOrEqual, "event_time", iso(now)),
+        ]
+    )
+
+
 def recent_readings(arrow: pa.Table) -> dict[str, Recent]:
     """Per sensor, the count and the latest of the readings in ``arrow`` (columns :data:`RECENT_COLUMNS`)."""
     latest_first = arrow.sort_by([("event_time", "descending")])
@@ -229,23 +242,14 @@ class SensorsReader:
     def recent(self, now: dt.datetime) -> dict[str, Recent]:
         """The readings of the last hour before ``now`` per sensor, reused for up to ``recent_ttl_s`` seconds while
         ``iot.sensor_readings`` has no new snapshot."""
-        from pyiceberg.expressions import GreaterThan, LessThanOrEqual
-
         table = self._tables.load(SENSOR_READINGS)
         snapshot = current_snapshot(table)
         if table is None or snapshot is None:
             return {}
-        with self._lock:
+        with self._lock:  # concurrent requests wait for one scan instead of each scanning
             kept = self._recent
             if kept is not None and kept[0] == snapshot and self._clock() - kept[1] < self._recent_ttl_s:
                 return kept[2]
-        window = all_of(
-            [
-                predicate(GreaterThan, "event_time", iso(now - RECENT_WINDOW)),
-                predicate(LessThanOrEqual, "event_time", iso(now)),
-            ]
-        )
-        recent = recent_readings(scan(table, snapshot, window, RECENT_COLUMNS))
-        with self._lock:
+            recent = recent_readings(scan(table, snapshot, recent_window(now), RECENT_COLUMNS))
             self._recent = (snapshot, self._clock(), recent)
-        return recent
+            return recent
