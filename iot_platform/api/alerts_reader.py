@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from iot_platform.api.iceberg_tables import (
     CatalogTables,
@@ -22,7 +22,18 @@ from iot_platform.api.iceberg_tables import (
     scan,
     snapshot_id,
 )
-from iot_platform.api.paging import DEFAULT_LIMIT, MAX_LIMIT, Cursor, Page, check_window, page_of
+from iot_platform.api.paging import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    Cursor,
+    Order,
+    Page,
+    TablePages,
+    after_cursor,
+    check_window,
+    equalities,
+    page_of,
+)
 from iot_platform.tables import SENSOR_ALERTS, SENSOR_ALERTS_TABLE
 
 if TYPE_CHECKING:
@@ -31,14 +42,11 @@ if TYPE_CHECKING:
 ALERT_COLUMNS: tuple[str, ...] = SENSOR_ALERTS_TABLE.column_names
 """Every column of ``iot.sensor_alerts``, in table order: what the API serves of an episode."""
 
-ORDER: tuple[tuple[str, Literal["ascending", "descending"]], ...] = (
+ORDER: Order = (
     ("started_at", "descending"),
     ("alert_id", "ascending"),
 )
 """Newest episode first; episodes that started at the same instant by id."""
-
-PAGE_CACHE_MAX_ROWS = 2_000
-"""Larger pages are not kept."""
 
 
 @dataclass(frozen=True)
@@ -68,11 +76,10 @@ class AlertsQuery:
 
 def alerts_filter(query: AlertsQuery) -> BooleanExpression:
     """The pyiceberg filter of a query: equality filters, the overlap with [start, end), the cursor."""
-    from pyiceberg.expressions import And, EqualTo, GreaterThan, GreaterThanOrEqual, LessThan, Or
+    from pyiceberg.expressions import GreaterThanOrEqual, LessThan, Or
 
-    terms: list[BooleanExpression] = [
-        predicate(EqualTo, column, value)
-        for column, value in (
+    terms = equalities(
+        (
             ("state", query.state),
             ("sensor_id", query.sensor_id),
             ("sensor_type", query.sensor_type),
@@ -80,20 +87,13 @@ def alerts_filter(query: AlertsQuery) -> BooleanExpression:
             ("rule", query.rule),
             ("severity", query.severity),
         )
-        if value is not None
-    ]
+    )
     if query.end is not None:
         terms.append(predicate(LessThan, "started_at", iso(query.end)))
     if query.start is not None:
         terms.append(Or(is_null("resolved_at"), predicate(GreaterThanOrEqual, "resolved_at", iso(query.start))))
     if query.after is not None:
-        at = iso(query.after.at)
-        terms.append(
-            Or(
-                predicate(LessThan, "started_at", at),
-                And(predicate(EqualTo, "started_at", at), predicate(GreaterThan, "alert_id", query.after.key)),
-            )
-        )
+        terms.append(after_cursor(query.after, ORDER))
     return all_of(terms)
 
 
@@ -103,7 +103,7 @@ class IcebergAlertsReader:
     def __init__(self, tables: CatalogTables) -> None:
         """Read through ``tables`` (the catalog's tables, shared with the API's other readers)."""
         self._tables = tables
-        self._pages: SnapshotCache[Page] = SnapshotCache()
+        self._pages = TablePages(tables, SENSOR_ALERTS, ALERT_COLUMNS, ORDER)
         self._open: SnapshotCache[list[dict[str, Any]]] = SnapshotCache(entries=4)
 
     def read(self, query: AlertsQuery) -> Page:
@@ -112,18 +112,7 @@ class IcebergAlertsReader:
         Raises:
             ServiceUnavailable: the catalog or the warehouse cannot be reached.
         """
-        expression = alerts_filter(query)
-        table = self._tables.load(SENSOR_ALERTS)
-        snapshot = snapshot_id(table)
-        if table is None or snapshot is None:
-            return Page(rows=[], next_cursor=None)
-        key = (snapshot, query)
-        page = self._pages.get(key)
-        if page is None:
-            page = page_of(scan(table, snapshot, expression, ALERT_COLUMNS), ALERT_COLUMNS, ORDER, query.limit)
-            if len(page.rows) <= PAGE_CACHE_MAX_ROWS:
-                self._pages.put(key, page)
-        return page
+        return self._pages.read(alerts_filter(query), query, query.limit)
 
     def open_alerts(self) -> list[dict[str, Any]]:
         """Every open episode, newest first.

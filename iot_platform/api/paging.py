@@ -12,7 +12,7 @@ import base64
 import binascii
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -20,10 +20,20 @@ from fastapi import Request, Response
 from pydantic import TypeAdapter
 
 from iot_platform.api.errors import InvalidQuery
-from iot_platform.api.iceberg_tables import iso, json_safe, utc
+from iot_platform.api.iceberg_tables import (
+    CatalogTables,
+    SnapshotCache,
+    iso,
+    json_safe,
+    predicate,
+    scan,
+    snapshot_id,
+    utc,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from pyiceberg.expressions import BooleanExpression
 
 INSTANT_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?$"
 """An ISO-8601 instant as the ``start``/``end`` query parameters take it; without an offset it is UTC."""
@@ -44,6 +54,10 @@ PAGE_HEADERS: dict[str, Any] = {
     },
 }
 """The OpenAPI description of a paged answer's headers."""
+
+
+Order = Sequence[tuple[str, Literal["ascending", "descending"]]]
+"""Sort keys of a page: an instant column, then a string column that breaks ties (what a :class:`Cursor` holds)."""
 
 
 @dataclass(frozen=True)
@@ -99,12 +113,7 @@ def check_window(start: dt.datetime | None, end: dt.datetime | None, limit: int,
         raise InvalidQuery(f"limit {limit} is outside 1..{max_limit}")
 
 
-def page_of(
-    arrow: pa.Table,
-    columns: Sequence[str],
-    order: Sequence[tuple[str, Literal["ascending", "descending"]]],
-    limit: int,
-) -> Page:
+def page_of(arrow: pa.Table, columns: Sequence[str], order: Order, limit: int) -> Page:
     """The first ``limit`` rows of ``arrow`` in ``order``, and a cursor after the last when more rows follow.
 
     The cursor holds the last row's values of the first two ``order`` columns: an instant, then a string key.
@@ -114,6 +123,61 @@ def page_of(
     more = ordered.num_rows > limit
     (at, _), (key, _) = order[0], order[1]
     return Page(rows=rows, next_cursor=Cursor(rows[-1][at], rows[-1][key]) if more and rows else None)
+
+
+def equalities(pairs: Iterable[tuple[str, Any]]) -> list[BooleanExpression]:
+    """``column == value`` for each pair whose value is given (not None)."""
+    from pyiceberg.expressions import EqualTo
+
+    return [predicate(EqualTo, column, value) for column, value in pairs if value is not None]
+
+
+def after_cursor(cursor: Cursor, order: Order) -> BooleanExpression:
+    """The rows that come after ``cursor`` in ``order`` (its first two keys)."""
+    from pyiceberg.expressions import And, EqualTo, GreaterThan, LessThan, Or
+
+    (at_column, direction), (key_column, _) = order[0], order[1]
+    later = GreaterThan if direction == "ascending" else LessThan
+    at = iso(cursor.at)
+    return Or(
+        predicate(later, at_column, at),
+        And(predicate(EqualTo, at_column, at), predicate(GreaterThan, key_column, cursor.key)),
+    )
+
+
+class TablePages:
+    """Pages of one table: rows matching a filter, sorted, cut at the limit, kept per table snapshot and query."""
+
+    def __init__(
+        self, tables: CatalogTables, name: str, columns: Sequence[str], order: Order, *, max_cached_rows: int = 2_000
+    ) -> None:
+        """Read ``columns`` of table ``name`` through ``tables``, in ``order``; larger pages than ``max_cached_rows``
+        are not kept."""
+        self._tables = tables
+        self._name = name
+        self._columns = tuple(columns)
+        self._order = order
+        self._max_cached_rows = max_cached_rows
+        self._pages: SnapshotCache[Page] = SnapshotCache()
+
+    def read(self, row_filter: BooleanExpression, query: Hashable, limit: int) -> Page:
+        """The first ``limit`` rows matching ``row_filter`` (``query`` names the request for the cache); an empty
+        page while the table does not exist or has no snapshot.
+
+        Raises:
+            ServiceUnavailable: the catalog or the warehouse cannot be reached.
+        """
+        table = self._tables.load(self._name)
+        snapshot = snapshot_id(table)
+        if table is None or snapshot is None:
+            return Page(rows=[], next_cursor=None)
+        key = (snapshot, query)
+        page = self._pages.get(key)
+        if page is None:
+            page = page_of(scan(table, snapshot, row_filter, self._columns), self._columns, self._order, limit)
+            if len(page.rows) <= self._max_cached_rows:
+                self._pages.put(key, page)
+        return page
 
 
 def paged_response(adapter: TypeAdapter[Any], page: Page, request: Request) -> Response:

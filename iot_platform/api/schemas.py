@@ -283,7 +283,7 @@ class AlertStateFilter(StrEnum):
 
 class SensorStatus(StrEnum):
     """A sensor's condition now: ``unknown`` (not in the registry), ``silent`` (an open silent alert, or a
-    registered sensor never heard from), ``alerting`` (any other open alert) or ``ok``."""
+    registered sensor with no reading on record), ``alerting`` (any other open alert) or ``ok``."""
 
     OK = "ok"
     ALERTING = "alerting"

@@ -50,7 +50,8 @@ class Recent:
 
 def status_of(registered: bool, open_rules: Iterable[str], last_reading_at: dt.datetime | None) -> str:
     """``unknown`` for a sensor the registry lacks; ``silent`` with an open silent alert or, for a registered
-    sensor, no reading ever stored; ``alerting`` with any other open alert; else ``ok``."""
+    sensor, no reading on record (no state row, none in the last hour); ``alerting`` with any other open alert;
+    else ``ok``."""
     rules = set(open_rules)
     if not registered:
         return "unknown"

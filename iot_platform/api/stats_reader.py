@@ -13,8 +13,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from iot_platform.api.iceberg_tables import CatalogTables, SnapshotCache, all_of, iso, predicate, scan, snapshot_id, utc
-from iot_platform.api.paging import DEFAULT_LIMIT, INSTANT_PATTERN, MAX_LIMIT, Cursor, Page, check_window, page_of
+from iot_platform.api.iceberg_tables import CatalogTables, all_of, iso, predicate, utc
+from iot_platform.api.paging import (
+    DEFAULT_LIMIT,
+    INSTANT_PATTERN,
+    MAX_LIMIT,
+    Cursor,
+    Order,
+    Page,
+    TablePages,
+    after_cursor,
+    check_window,
+    equalities,
+)
 from iot_platform.tables import HOURLY_STATS, HOURLY_STATS_COLUMNS
 
 if TYPE_CHECKING:
@@ -39,8 +50,6 @@ __all__ = [
 COLUMNS = HOURLY_STATS_COLUMNS
 """The contract's columns of ``iot.hourly_stats``, in order; later columns are not served."""
 
-PAGE_CACHE_ENTRIES = 128
-"""Pages kept per reader, keyed by (table snapshot, query): a snapshot never changes, so neither does its page."""
 PAGE_CACHE_MAX_ROWS = 2_000
 """Larger pages are not kept (the cache stays under a few hundred thousand rows)."""
 
@@ -80,31 +89,22 @@ class HourlyStatsReader(Protocol):
         ...
 
 
+ORDER: Order = (("window_start", "ascending"), ("sensor_id", "ascending"))
+
+
 def row_filter(query: StatsQuery) -> BooleanExpression:
     """The pyiceberg filter for a query: equality on the ids, the half-open time window, the cursor."""
-    from pyiceberg.expressions import And, EqualTo, GreaterThan, GreaterThanOrEqual, LessThan, Or
+    from pyiceberg.expressions import GreaterThanOrEqual, LessThan
 
-    terms: list[BooleanExpression] = [
-        predicate(EqualTo, column, value)
-        for column, value in (
-            ("sensor_id", query.sensor_id),
-            ("sensor_type", query.sensor_type),
-            ("location", query.location),
-        )
-        if value is not None
-    ]
+    terms = equalities(
+        (("sensor_id", query.sensor_id), ("sensor_type", query.sensor_type), ("location", query.location))
+    )
     if query.start is not None:
         terms.append(predicate(GreaterThanOrEqual, "window_start", iso(query.start)))
     if query.end is not None:
         terms.append(predicate(LessThan, "window_start", iso(query.end)))
     if query.after is not None:
-        after = iso(query.after.at)
-        terms.append(
-            Or(
-                predicate(GreaterThan, "window_start", after),
-                And(predicate(EqualTo, "window_start", after), predicate(GreaterThan, "sensor_id", query.after.key)),
-            )
-        )
+        terms.append(after_cursor(query.after, ORDER))
     return all_of(terms)
 
 
@@ -133,10 +133,8 @@ class IcebergHourlyStatsReader:
         """
         from iot_platform.clients.iceberg import load_catalog
 
-        self._tables = tables or CatalogTables(
-            catalog_factory or (lambda: load_catalog(settings)), ttl_s=ttl_s, clock=clock
-        )
-        self._pages: SnapshotCache[StatsPage] = SnapshotCache(PAGE_CACHE_ENTRIES)
+        tables = tables or CatalogTables(catalog_factory or (lambda: load_catalog(settings)), ttl_s=ttl_s, clock=clock)
+        self._pages = TablePages(tables, HOURLY_STATS, COLUMNS, ORDER, max_cached_rows=PAGE_CACHE_MAX_ROWS)
 
     def read(self, query: StatsQuery) -> StatsPage:
         """One page of rows matching the query (see :class:`StatsQuery`), oldest hour first.
@@ -144,17 +142,4 @@ class IcebergHourlyStatsReader:
         Raises:
             ServiceUnavailable: the catalog or the warehouse cannot be reached.
         """
-        expression = row_filter(query)
-        table = self._tables.load(HOURLY_STATS)
-        snapshot = snapshot_id(table)
-        if table is None or snapshot is None:
-            return StatsPage(rows=[], next_cursor=None)
-        key = (snapshot, query)
-        page = self._pages.get(key)
-        if page is not None:
-            return page
-        arrow = scan(table, snapshot, expression, COLUMNS)
-        page = page_of(arrow, COLUMNS, [("window_start", "ascending"), ("sensor_id", "ascending")], query.limit)
-        if len(page.rows) <= PAGE_CACHE_MAX_ROWS:
-            self._pages.put(key, page)
-        return page
+        return self._pages.read(row_filter(query), query, query.limit)

@@ -100,6 +100,20 @@ def produce_hour(settings: Settings, prefix: str, hour: dt.datetime, sensors: in
     return values
 
 
+def run_partition(api: TestClient, settings: Settings, key: str) -> dict[str, Any]:
+    """Submit ``hourly_stats`` for one partition through the API, wait for the run and check that it succeeded."""
+    response = api.post("/api/v1/jobs/submit", json={"job": "hourly_stats", "partition": key}, headers=auth(settings))
+    assert response.status_code == 202, response.text
+    run_id = response.json()["run_id"]
+    run: dict[str, Any] = poll(
+        f"run {run_id} finished",
+        lambda: get_json(api, f"/api/v1/jobs/runs/{run_id}"),
+        lambda r: r["status"] in FINISHED,
+    )
+    assert run["status"] == "SUCCESS", run
+    return run
+
+
 def unique_prefix() -> str:
     return f"APIT{uuid.uuid4().hex[:8].upper()}"
 
@@ -156,24 +170,14 @@ def test_a_submitted_partition_runs_and_its_rows_are_readable(api: TestClient, s
     values = produce_hour(stack_settings, prefix, hour)
     key = partition_key(hour)
 
-    response = api.post(
-        "/api/v1/jobs/submit", json={"job": "hourly_stats", "partition": key}, headers=auth(stack_settings)
-    )
-    assert response.status_code == 202, response.text
-    run_id = response.json()["run_id"]
-    run = poll(
-        f"run {run_id} finished",
-        lambda: get_json(api, f"/api/v1/jobs/runs/{run_id}"),
-        lambda r: r["status"] in FINISHED,
-    )
-    assert run["status"] == "SUCCESS", run
+    run = run_partition(api, stack_settings, key)
     assert (run["job_name"], run["partition"]) == ("hourly_stats_job", key)
 
     server_id = connect_server_app_id(stack_settings)
     assert run["spark_app_id"] == server_id, "the run's work ran on the shared Spark Connect server"
     app = get_json(api, f"/api/v1/jobs/apps/{server_id}")
     assert (app["name"], app["shared"], app["active"]) == ("iot-platform:connect-server", True, True)
-    assert run_id not in {r["run_id"] for r in app["runs"]}, "a finished run is not executing on the server"
+    assert run["run_id"] not in {r["run_id"] for r in app["runs"]}, "a finished run is not executing on the server"
     shared = [app for app in get_json(api, "/api/v1/jobs/apps") if app["shared"]]
     assert [app["app_id"] for app in shared] == [server_id]
 
@@ -230,19 +234,7 @@ def test_sensors_list_the_registrys_sensors_with_their_live_readings(api: TestCl
         for i, at in enumerate(times)
     ]
     produce(stack_settings, [*records, reading(stranger, times[-1], 21.0)])
-    response = api.post(
-        "/api/v1/jobs/submit",
-        json={"job": "hourly_stats", "partition": partition_key(now - HOUR)},
-        headers=auth(stack_settings),
-    )
-    assert response.status_code == 202, response.text
-    run_id = response.json()["run_id"]
-    run = poll(
-        f"run {run_id} finished",
-        lambda: get_json(api, f"/api/v1/jobs/runs/{run_id}"),
-        lambda r: r["status"] in FINISHED,
-    )
-    assert run["status"] == "SUCCESS", run
+    run_partition(api, stack_settings, partition_key(now - HOUR))  # ingests everything new first
 
     sensors = get_json(api, "/api/v1/sensors")
     assert len(registry.sensors) == 12

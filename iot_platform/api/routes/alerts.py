@@ -10,8 +10,16 @@ from pydantic import TypeAdapter
 from iot_platform.api.alerts_reader import AlertsQuery
 from iot_platform.api.deps import AlertsDep
 from iot_platform.api.errors import InvalidQuery
-from iot_platform.api.paging import DEFAULT_LIMIT, INSTANT_PATTERN, MAX_LIMIT, PAGE_HEADERS, Cursor, paged_response
-from iot_platform.api.schemas import AlertRow, AlertStateFilter, ErrorBody, ValidationErrorBody
+from iot_platform.api.paging import DEFAULT_LIMIT, INSTANT_PATTERN, PAGE_HEADERS, Cursor, paged_response
+from iot_platform.api.query_params import (
+    READ_ERRORS,
+    CursorQuery,
+    LimitQuery,
+    LocationQuery,
+    SensorIdQuery,
+    SensorTypeQuery,
+)
+from iot_platform.api.schemas import AlertRow, AlertStateFilter
 from iot_platform.instants import parse_instant
 from iot_platform.registry import RuleName, Severity
 
@@ -23,11 +31,7 @@ _ROWS = TypeAdapter(list[AlertRow])
     "",
     summary="Alert episodes of the platform's sensors",
     response_model=list[AlertRow],
-    responses={
-        200: {"headers": PAGE_HEADERS},
-        422: {"model": ValidationErrorBody, "description": "Bad filter; `detail` says what to change."},
-        503: {"model": ErrorBody, "description": "The Iceberg catalog or warehouse cannot be reached."},
-    },
+    responses={200: {"headers": PAGE_HEADERS}, **READ_ERRORS},
 )
 def alerts(
     reader: AlertsDep,
@@ -35,9 +39,9 @@ def alerts(
     state: Annotated[AlertStateFilter, Query(description="open, resolved, or all (default) episodes.")] = (
         AlertStateFilter.ALL
     ),
-    sensor_id: Annotated[str | None, Query(min_length=1, max_length=200, description="e.g. TEMP-001")] = None,
-    sensor_type: Annotated[str | None, Query(min_length=1, max_length=200, description="e.g. temperature")] = None,
-    location: Annotated[str | None, Query(min_length=1, max_length=200, description="e.g. factory-A")] = None,
+    sensor_id: SensorIdQuery = None,
+    sensor_type: SensorTypeQuery = None,
+    location: LocationQuery = None,
     rule: Annotated[RuleName | None, Query(description="Only episodes of this rule.")] = None,
     severity: Annotated[Severity | None, Query(description="Only episodes of this severity.")] = None,
     start: Annotated[
@@ -52,10 +56,8 @@ def alerts(
         str | None,
         Query(pattern=INSTANT_PATTERN, description="Episodes that started before this instant (exclusive), ISO-8601."),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")] = DEFAULT_LIMIT,
-    cursor: Annotated[
-        str | None, Query(min_length=1, max_length=1000, description="X-Next-Cursor of the previous page.")
-    ] = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
 ) -> Response:
     """Rows of ``iot.sensor_alerts`` (every column), newest ``started_at`` first, then by ``alert_id``. ``start`` and
     ``end`` select the episodes that overlap [start, end). Filters are pushed into the Iceberg scan; when more rows

@@ -7,27 +7,23 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 
 from iot_platform.api.deps import NowDep, SensorsDep
-from iot_platform.api.schemas import ErrorBody, Sensor, SensorDetail, SensorStatus, ValidationErrorBody
+from iot_platform.api.query_params import READ_ERRORS, LocationQuery, SensorTypeQuery
+from iot_platform.api.schemas import ErrorBody, Sensor, SensorDetail, SensorStatus
 
 router = APIRouter(prefix="/sensors", tags=["sensor monitoring"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    422: {"model": ValidationErrorBody, "description": "Bad filter; `detail` says what to change."},
-    503: {"model": ErrorBody, "description": "The Iceberg catalog or warehouse cannot be reached."},
-}
 
-
-@router.get("", summary="Every sensor with its status", response_model=list[Sensor], responses=_ERRORS)
+@router.get("", summary="Every sensor with its status", response_model=list[Sensor], responses=READ_ERRORS)
 def sensors(
     reader: SensorsDep,
     now: NowDep,
-    sensor_type: Annotated[str | None, Query(min_length=1, max_length=200, description="e.g. temperature")] = None,
-    location: Annotated[str | None, Query(min_length=1, max_length=200, description="e.g. factory-A")] = None,
+    sensor_type: SensorTypeQuery = None,
+    location: LocationQuery = None,
     status: Annotated[SensorStatus | None, Query(description="Only sensors in this status.")] = None,
 ) -> list[dict[str, Any]]:
     """The registry's sensors in registry order, then sensors seen but not registered (status ``unknown``) by id.
     Status: ``unknown`` when not in the registry; ``silent`` with an open ``silent`` alert, or for a registered
-    sensor with no stored reading at all; ``alerting`` with any other open alert; else ``ok``."""
+    sensor with no reading on record; ``alerting`` with any other open alert; else ``ok``."""
     return [
         sensor
         for sensor in reader.sensors(now)
@@ -41,7 +37,7 @@ def sensors(
     "/{sensor_id}",
     summary="One sensor with its open alerts and rule settings",
     response_model=SensorDetail,
-    responses={404: {"model": ErrorBody, "description": "Neither registered nor seen."}, **_ERRORS},
+    responses={404: {"model": ErrorBody, "description": "Neither registered nor seen."}, **READ_ERRORS},
 )
 def sensor(
     reader: SensorsDep, now: NowDep, sensor_id: Annotated[str, Path(min_length=1, max_length=200)]
