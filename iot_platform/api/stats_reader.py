@@ -40,6 +40,8 @@ PAGE_CACHE_ENTRIES = 128
 """Pages kept per reader, keyed by (table snapshot, query): a snapshot never changes, so neither does its page."""
 PAGE_CACHE_MAX_ROWS = 2_000
 """Larger pages are not kept (the cache stays under a few hundred thousand rows)."""
+MAX_SENSOR_ID_LENGTH = 200
+"""Longest ``sensor_id`` (and other id filter) the API takes, in a query parameter or a cursor."""
 
 
 @dataclass(frozen=True)
@@ -56,22 +58,24 @@ class Cursor:
 
     @classmethod
     def decode(cls, token: str) -> Cursor:
-        """Read a token made by :meth:`encode`.
+        """Read a token made by :meth:`encode`; any other text is refused, never an unexpected error.
 
         Raises:
-            InvalidQuery: the token was not made by :meth:`encode`.
+            InvalidQuery: the token was not made by :meth:`encode` (undecodable, wrong shape, an instant outside
+                what UTC can hold, a sensor id that is not text of at most :data:`MAX_SENSOR_ID_LENGTH` characters).
         """
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             window_start, sensor_id = json.loads(raw)
             parsed = dt.datetime.fromisoformat(window_start)
-            if not isinstance(sensor_id, str) or parsed.tzinfo is None:
+            if not isinstance(sensor_id, str) or parsed.tzinfo is None or len(sensor_id) > MAX_SENSOR_ID_LENGTH:
                 raise ValueError("bad cursor fields")
-        except (ValueError, TypeError, binascii.Error):
+            sensor_id.encode("utf-8")  # a lone surrogate cannot reach the scan
+            return cls(parsed.astimezone(dt.UTC), sensor_id)
+        except (ValueError, TypeError, OverflowError, RecursionError, binascii.Error):
             raise InvalidQuery(
                 "cursor is not a cursor this API handed out: pass the value of X-Next-Cursor unchanged"
             ) from None
-        return cls(parsed.astimezone(dt.UTC), sensor_id)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,16 @@ from pydantic import TypeAdapter
 from iot_platform.api.deps import StatsDep
 from iot_platform.api.errors import InvalidQuery
 from iot_platform.api.schemas import ErrorBody, HourlyStatsRow, ValidationErrorBody
-from iot_platform.api.stats_reader import DEFAULT_LIMIT, INSTANT_PATTERN, MAX_LIMIT, Cursor, StatsQuery
+from iot_platform.api.stats_reader import (
+    DEFAULT_LIMIT,
+    INSTANT_PATTERN,
+    MAX_LIMIT,
+    Cursor,
+    StatsQuery,
+)
+from iot_platform.api.stats_reader import (
+    MAX_SENSOR_ID_LENGTH as MAX_ID,
+)
 from iot_platform.instants import parse_instant
 
 NEXT_CURSOR_HEADER = "X-Next-Cursor"
@@ -43,9 +52,9 @@ _ROWS = TypeAdapter(list[HourlyStatsRow])
 def hourly_stats(
     reader: StatsDep,
     request: Request,
-    sensor_id: Annotated[str | None, Query(min_length=1, max_length=200, description="e.g. TEMP-001")] = None,
-    sensor_type: Annotated[str | None, Query(min_length=1, max_length=200, description="e.g. temperature")] = None,
-    location: Annotated[str | None, Query(min_length=1, max_length=200, description="e.g. factory-A")] = None,
+    sensor_id: Annotated[str | None, Query(min_length=1, max_length=MAX_ID, description="e.g. TEMP-001")] = None,
+    sensor_type: Annotated[str | None, Query(min_length=1, max_length=MAX_ID, description="e.g. temperature")] = None,
+    location: Annotated[str | None, Query(min_length=1, max_length=MAX_ID, description="e.g. factory-A")] = None,
     start: Annotated[
         str | None,
         Query(
