@@ -23,6 +23,7 @@ from iot_platform.api.errors import (
     PermissionDenied,
     TokenNotConfigured,
 )
+from iot_platform.api.limits import MAX_ERROR_ISSUES, RequestLimits, clip
 from iot_platform.api.routes import cluster, health, jobs, stats
 from iot_platform.api.stats_reader import HourlyStatsReader
 from iot_platform.clients.dagster import DagsterClient
@@ -83,14 +84,24 @@ def _location(loc: tuple[Any, ...] | list[Any]) -> list[str | int]:
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """Answer a request that does not match the schema with 422, a one-line ``detail`` and every issue.
 
-    The offending input is not echoed back (it may hold a token or be large).
+    The offending input is not echoed back (it may hold a token or be large); at most
+    :data:`~iot_platform.api.limits.MAX_ERROR_ISSUES` issues are listed, each clipped, so the answer stays small.
     """
     assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
     issues = [
-        {"loc": _location(error.get("loc", ())), "msg": str(error.get("msg", "")), "type": str(error.get("type", ""))}
-        for error in exc.errors()
+        {
+            "loc": [
+                clip(str(part), 100) if isinstance(part, str) else part for part in _location(error.get("loc", ()))
+            ],
+            "msg": clip(str(error.get("msg", ""))),
+            "type": clip(str(error.get("type", "")), 100),
+        }
+        for error in errors[:MAX_ERROR_ISSUES]
     ]
     summary = "; ".join(f"{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}" for issue in issues[:5])
+    if len(errors) > len(issues):
+        summary += f" (and {len(errors) - len(issues)} more issue(s); the first {len(issues)} are listed)"
     return JSONResponse(status_code=422, content={"detail": f"invalid request: {summary}", "errors": issues})
 
 
@@ -158,6 +169,7 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
             expose_headers=["Location", "Link", stats.NEXT_CURSOR_HEADER],
         )
+    app.add_middleware(RequestLimits)  # outermost: oversized requests are refused before any other work
     app.include_router(health.router)
     for router in (cluster.router, jobs.router, stats.router):
         app.include_router(router, prefix=API_PREFIX)
