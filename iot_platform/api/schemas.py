@@ -107,8 +107,8 @@ class SparkApp(BaseModel):
     duration_ms: int
     active: bool
     dagster_run_id: str | None = Field(
-        description="The Dagster run that launched it; null when not the platform, and for the shared server "
-        "(see runs)."
+        description="The Dagster run its name refers to; null when not the platform, and for the shared server. "
+        "A name proves nothing: `runs` lists the runs that recorded this application as theirs."
     )
     shared: bool = Field(
         default=False,
@@ -186,6 +186,10 @@ class SubmitResult(BaseModel):
     partition: str | None = None
     start: str | None = None
     end: str | None = None
+    existing: bool = Field(
+        default=False,
+        description="True when nothing was launched: the ids name the run or backfill already doing this work.",
+    )
     message: str
 
 

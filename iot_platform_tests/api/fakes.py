@@ -85,7 +85,8 @@ class FakeDagster:
         if job_name not in self.jobs:
             raise NotFound(f"no loaded code location has job {job_name}")
         self.submitted.append((job_name, partition, dict(tags)))
-        return self.add_run("QUEUED", job_name=job_name, partition=partition).run_id
+        run_tags = {**tags, "dagster/partition": partition}
+        return self.add_run("QUEUED", job_name=job_name, partition=partition, tags=run_tags).run_id
 
     def submit_partition_range(self, job_name: str, first: str, last: str, tags: Mapping[str, str]) -> str:
         self._check()
@@ -106,8 +107,28 @@ class FakeDagster:
             created_at=dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.UTC),
             ended_at=None,
             error=None,
+            job_name=job_name,
+            tags=dict(tags),
         )
         return backfill_id
+
+    def find_runs(
+        self, job_name: str, tags: Mapping[str, str], statuses: Sequence[str] | None = None
+    ) -> tuple[RunInfo, ...]:
+        self._check()
+        found = [
+            run
+            for run in self.runs.values()
+            if run.job_name == job_name
+            and all(run.tags.get(key) == value for key, value in tags.items())
+            and (statuses is None or run.status in statuses)
+        ]
+        return tuple(reversed(found))
+
+    def find_backfills(self, status: str | None = None) -> tuple[BackfillInfo, ...]:
+        self._check()
+        found = [backfill for backfill in self.backfills.values() if status is None or backfill.status == status]
+        return tuple(reversed(found))
 
     def run(self, run_id: str) -> RunInfo:
         self._check()

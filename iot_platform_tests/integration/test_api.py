@@ -155,11 +155,12 @@ def test_a_submitted_partition_runs_and_its_rows_are_readable(api: TestClient, s
     values = produce_hour(stack_settings, prefix, hour)
     key = partition_key(hour)
 
-    response = api.post(
-        "/api/v1/jobs/submit", json={"job": "hourly_stats", "partition": key}, headers=auth(stack_settings)
-    )
+    body, keyed = {"job": "hourly_stats", "partition": key}, {**auth(stack_settings), "Idempotency-Key": prefix}
+    response = api.post("/api/v1/jobs/submit", json=body, headers=keyed)
     assert response.status_code == 202, response.text
     run_id = response.json()["run_id"]
+    repeats = [api.post("/api/v1/jobs/submit", json=body, headers=auth(stack_settings)) for _ in range(4)]
+    assert [(r.status_code, r.json()["run_id"], r.json()["existing"]) for r in repeats] == [(200, run_id, True)] * 4
     run = poll(
         f"run {run_id} finished",
         lambda: get_json(api, f"/api/v1/jobs/runs/{run_id}"),
@@ -167,6 +168,8 @@ def test_a_submitted_partition_runs_and_its_rows_are_readable(api: TestClient, s
     )
     assert run["status"] == "SUCCESS", run
     assert (run["job_name"], run["partition"]) == ("hourly_stats_job", key)
+    again = api.post("/api/v1/jobs/submit", json=body, headers=keyed)
+    assert (again.status_code, again.json()["run_id"]) == (200, run_id), "the key names its run after it ended"
 
     server_id = connect_server_app_id(stack_settings)
     assert run["spark_app_id"] == server_id, "the run's work ran on the shared Spark Connect server"
@@ -228,6 +231,12 @@ def test_a_submitted_range_is_backfilled_over_every_hour(api: TestClient, stack_
     assert response.status_code == 202, response.text
     backfill_id = response.json()["backfill_id"]
     assert backfill_id and response.json()["run_id"] is None
+    repeat = api.post(
+        "/api/v1/jobs/submit",
+        json={"job": "hourly_stats", "start": keys[0], "end": keys[-1]},
+        headers=auth(stack_settings),
+    )
+    assert (repeat.status_code, repeat.json()["backfill_id"]) == (200, backfill_id), repeat.text
 
     finished = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
     backfill = poll(
