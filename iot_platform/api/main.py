@@ -17,12 +17,14 @@ from fastapi.responses import JSONResponse
 
 from iot_platform.api.clients import ApiClients
 from iot_platform.api.cluster_cache import DEFAULT_TTL_S
+from iot_platform.api.docs import add_docs
 from iot_platform.api.errors import (
     AuthenticationRequired,
     InvalidQuery,
     PermissionDenied,
     TokenNotConfigured,
 )
+from iot_platform.api.headers import ResponseHeaders
 from iot_platform.api.limits import MAX_ERROR_ISSUES, RequestLimits, clip
 from iot_platform.api.routes import cluster, health, jobs, stats
 from iot_platform.api.stats_reader import HourlyStatsReader
@@ -151,11 +153,14 @@ def create_app(
         version="1.0.0",
         summary="Launch and stop the platform's Dagster runs, watch the Spark cluster, read hourly statistics.",
         description=(
-            "Calls that launch or stop work need `Authorization: Bearer <IOT_API_TOKEN>` (401 without, 403 with a "
-            'wrong token, 503 when the API has no token configured). Errors answer `{"detail": "..."}`; '
-            "503 names the engine that is down."
+            "Calls that launch or stop work need `Authorization: Bearer <IOT_API_TOKEN>` (or a token of "
+            "IOT_API_TOKENS; 401 without, 403 with a wrong token, 503 when the API has no token configured). "
+            'Errors answer `{"detail": "..."}`; 503 names the engine that is down. Links are paths; a body over '
+            "64 KiB is 413, headers over 16 KiB 431."
         ),
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.clients = clients
@@ -169,7 +174,9 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
             expose_headers=["Location", "Link", stats.NEXT_CURSOR_HEADER],
         )
+    app.add_middleware(ResponseHeaders)
     app.add_middleware(RequestLimits)  # outermost: oversized requests are refused before any other work
+    add_docs(app)
     app.include_router(health.router)
     for router in (cluster.router, jobs.router, stats.router):
         app.include_router(router, prefix=API_PREFIX)

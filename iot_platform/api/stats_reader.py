@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from iot_platform.api.errors import InvalidQuery
+from iot_platform.api.validation import DATE, HOUR_OF_DAY
 from iot_platform.errors import ServiceUnavailable
 from iot_platform.instants import as_utc
 from iot_platform.tables import HOURLY_STATS, HOURLY_STATS_COLUMNS
@@ -130,8 +131,9 @@ def utc(value: dt.datetime) -> dt.datetime:
     return as_utc(value, InvalidQuery)
 
 
-INSTANT_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?$"
-"""An ISO-8601 instant as the ``start``/``end`` query parameters take it; without an offset it is UTC."""
+INSTANT_PATTERN = f"^{DATE}T{HOUR_OF_DAY}:[0-5][0-9](:[0-5][0-9](\\.[0-9]{{1,6}})?)?(Z|[+-]{HOUR_OF_DAY}:[0-5][0-9])?$"
+"""An ISO-8601 instant as the ``start``/``end`` query parameters take it (years 1..9999, real months, hours,
+minutes, offsets); without an offset it is UTC."""
 
 
 def _iso(value: dt.datetime) -> str:

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from iot_platform.api.stats_reader import StatsPage, StatsQuery
+from iot_platform.api.stats_reader import Cursor, StatsPage, StatsQuery
 from iot_platform.clients.dagster import BackfillInfo, DagsterStatus, RunInfo
 from iot_platform.clients.spark import CONNECT_SERVER_APP_NAME
 from iot_platform.clients.spark_master import ClusterState, SparkApplication, parse_master_state
@@ -47,6 +47,7 @@ class FakeDagster:
         self.backfilled: list[tuple[str, list[str], dict[str, str]]] = []
         self.terminated: list[str] = []
         self.in_progress_calls = 0
+        self.status_calls = 0
         self.down: ServiceUnavailable | None = None
 
     def _check(self) -> None:
@@ -77,6 +78,7 @@ class FakeDagster:
         return tuple(run for run in self.runs.values() if run.status in ("STARTED", "CANCELING"))
 
     def status(self) -> DagsterStatus:
+        self.status_calls += 1
         self._check()
         return DagsterStatus(version="1.13.27", jobs=self.jobs)
 
@@ -228,9 +230,10 @@ class FakeStats:
         self.rows = [dict(row) for row in rows]
         self.queries: list[StatsQuery] = []
         self.down: ServiceUnavailable | None = None
+        self.next_cursor: Cursor | None = None
 
     def read(self, query: StatsQuery) -> StatsPage:
         self.queries.append(query)
         if self.down is not None:
             raise self.down
-        return StatsPage(rows=self.rows[: query.limit], next_cursor=None)
+        return StatsPage(rows=self.rows[: query.limit], next_cursor=self.next_cursor)

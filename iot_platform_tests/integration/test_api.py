@@ -303,6 +303,14 @@ class RecordingDagster:
     def in_progress_runs(self) -> tuple[RunInfo, ...]:
         return self.real.in_progress_runs()
 
+    def find_runs(
+        self, job_name: str, tags: Mapping[str, str], statuses: Sequence[str] | None = None
+    ) -> tuple[RunInfo, ...]:
+        return self.real.find_runs(job_name, tags, statuses)
+
+    def find_backfills(self, status: str | None = None) -> tuple[BackfillInfo, ...]:
+        return self.real.find_backfills(status)
+
     def terminate_run(self, run_id: str) -> RunInfo:
         return self.real.terminate_run(run_id)
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import TypeAdapter
+from starlette.datastructures import URL
 
 from iot_platform.api.deps import StatsDep
 from iot_platform.api.errors import InvalidQuery
@@ -88,5 +89,6 @@ def hourly_stats(
     if page.next_cursor is not None:
         token = page.next_cursor.encode()
         headers[NEXT_CURSOR_HEADER] = token
-        headers["Link"] = f'<{request.url.include_query_params(cursor=token)}>; rel="next"'
+        here = URL(f"{request.url.path}?{request.url.query}")  # a path: the Host a request claims is not echoed
+        headers["Link"] = f'<{here.include_query_params(cursor=token)}>; rel="next"'
     return Response(_ROWS.dump_json(_ROWS.validate_python(page.rows)), media_type="application/json", headers=headers)
