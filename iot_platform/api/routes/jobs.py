@@ -402,7 +402,7 @@ def submit(
         tags[IDEMPOTENCY_KEY_TAG] = idempotency_key
     if body.partition is not None:
         key = validate_partition(body.partition, partitions_start=settings.partitions_start, now=now)
-        return _submit_partition(dagster, job_name, key, tags, force, request, response)
+        return _submit_partition(Submission(dagster, job_name, tags, force, request, response), key)
     assert body.start is not None and body.end is not None  # SubmitRequest guarantees one of the two forms
     keys = validate_range(
         body.start,
@@ -411,23 +411,28 @@ def submit(
         now=now,
         max_hours=settings.api_max_range_hours,
     )
-    return _submit_range(dagster, job_name, keys, tags, force, request, response)
+    return _submit_range(Submission(dagster, job_name, tags, force, request, response), keys)
 
 
-def _submit_partition(
-    dagster: DagsterClient,
-    job_name: str,
-    key: str,
-    tags: dict[str, str],
-    force: bool,
-    request: Request,
-    response: Response,
-) -> SubmitResult:
+@dataclass(frozen=True)
+class Submission:
+    """One submit request as its two forms handle it: where it goes, its tags, whether it is forced."""
+
+    dagster: DagsterClient
+    job_name: str
+    tags: dict[str, str]
+    force: bool
+    request: Request
+    response: Response
+
+
+def _submit_partition(submission: Submission, key: str) -> SubmitResult:
     """Queue a run for one partition, or answer with the run that already does that work (200)."""
+    dagster, job_name, tags, response = submission.dagster, submission.job_name, submission.tags, submission.response
     with SUBMIT_LOCK:
-        earlier = earlier_run(dagster, job_name, key, tags.get(IDEMPOTENCY_KEY_TAG), force=force)
+        earlier = earlier_run(dagster, job_name, key, tags.get(IDEMPOTENCY_KEY_TAG), force=submission.force)
         run_id = earlier.run_id if earlier is not None else dagster.submit_partition(job_name, key, tags)
-    response.headers["Location"] = _relative(request.url_for("get_run", run_id=run_id))
+    response.headers["Location"] = _relative(submission.request.url_for("get_run", run_id=run_id))
     follow = f"follow it at /api/v1/jobs/runs/{run_id}"
     if earlier is None:
         message = f"queued Dagster run {run_id} of {job_name} for {key}; {follow}"
@@ -440,20 +445,13 @@ def _submit_partition(
     return SubmitResult(success=True, run_id=run_id, partition=key, existing=earlier is not None, message=message)
 
 
-def _submit_range(
-    dagster: DagsterClient,
-    job_name: str,
-    keys: list[str],
-    tags: dict[str, str],
-    force: bool,
-    request: Request,
-    response: Response,
-) -> SubmitResult:
+def _submit_range(submission: Submission, keys: list[str]) -> SubmitResult:
     """Launch a backfill over ``keys``, or answer with the backfill that already does that work (200)."""
+    dagster, job_name, tags, response = submission.dagster, submission.job_name, submission.tags, submission.response
     with SUBMIT_LOCK:
-        earlier = earlier_backfill(dagster, job_name, keys, tags.get(IDEMPOTENCY_KEY_TAG), force=force)
+        earlier = earlier_backfill(dagster, job_name, keys, tags.get(IDEMPOTENCY_KEY_TAG), force=submission.force)
         backfill_id = earlier.backfill_id if earlier is not None else dagster.launch_backfill(job_name, keys, tags)
-    response.headers["Location"] = _relative(request.url_for("get_backfill", backfill_id=backfill_id))
+    response.headers["Location"] = _relative(submission.request.url_for("get_backfill", backfill_id=backfill_id))
     span = f"{len(keys)} hour(s) {keys[0]}..{keys[-1]}"
     follow = f"follow it at /api/v1/jobs/backfills/{backfill_id}"
     if earlier is None:
