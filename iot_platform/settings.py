@@ -151,6 +151,9 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, ge=1, le=65535, description="REST API port.")
     api_url: str | None = Field(None, description="REST API URL (default: the local stack's).")
     api_token: SecretStr | None = Field(None, description="Bearer token for mutating API calls.")
+    api_tokens: SecretStr | None = Field(
+        None, description="More accepted bearer tokens, comma-separated (to rotate IOT_API_TOKEN without downtime)."
+    )
     api_cors_origins: str = Field("", description="Comma-separated origins allowed by CORS.")
     api_max_range_hours: int = Field(24 * 31, ge=1, description="Largest partition range one submit may ask for.")
 
@@ -248,6 +251,14 @@ class Settings(BaseSettings):
     @property
     def dagster_home(self) -> Path:
         return self.data_dir / "dagster"
+
+    @property
+    def accepted_api_tokens(self) -> list[str]:
+        """Every bearer token the API accepts: ``IOT_API_TOKEN`` and each of ``IOT_API_TOKENS`` (empty: none)."""
+        tokens = [self.api_token.get_secret_value()] if self.api_token is not None else []
+        if self.api_tokens is not None:
+            tokens += self.api_tokens.get_secret_value().split(",")
+        return [token.strip() for token in tokens if token.strip()]
 
     @property
     def cors_origins(self) -> list[str]:

@@ -15,6 +15,7 @@ def api(access_log: bool) -> None:
     """Serve the REST API (OpenAPI at /docs) until stopped."""
     import uvicorn
 
+    from iot_platform.api.limits import BoundedHttpToolsProtocol
     from iot_platform.api.main import create_app
 
     settings = load_settings()
@@ -27,4 +28,5 @@ def api(access_log: bool) -> None:
         access_log=access_log,
         log_level="info",
         timeout_graceful_shutdown=10,
+        http=BoundedHttpToolsProtocol,
     )

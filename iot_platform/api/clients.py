@@ -17,7 +17,7 @@ from iot_platform.api.connect_server import server_application_id
 from iot_platform.api.iceberg_tables import CatalogTables
 from iot_platform.api.sensors_reader import SensorsReader
 from iot_platform.api.stats_reader import HourlyStatsReader, IcebergHourlyStatsReader
-from iot_platform.clients.dagster import DagsterClient, GraphQLDagsterClient, RunInfo
+from iot_platform.clients.dagster import DagsterClient, DagsterStatus, GraphQLDagsterClient, RunInfo
 from iot_platform.clients.spark_master import HttpSparkMasterClient, SparkMasterClient
 
 if TYPE_CHECKING:
@@ -71,6 +71,7 @@ class ApiClients:
         self._cluster: CachedClusterState | None = None
         self._cluster_ttl_s = cluster_ttl_s
         self._in_progress: TimedReading[tuple[RunInfo, ...]] | None = None
+        self._dagster_status: TimedReading[DagsterStatus] | None = None
         url = settings.connect_url
         self.connect_server = TimedReading(
             connect_server_id or (lambda: server_application_id(url)), ttl_s=CONNECT_SERVER_TTL_S
@@ -97,6 +98,15 @@ class ApiClients:
             if self._in_progress is None:
                 self._in_progress = TimedReading(lambda: dagster.in_progress_runs(), ttl_s=self._cluster_ttl_s)
             return self._in_progress
+
+    @property
+    def dagster_status(self) -> TimedReading[DagsterStatus]:
+        """Dagster's version and loaded jobs (what ``/ready`` checks), shared for ``cluster_ttl_s``."""
+        dagster = self.dagster
+        with self._lock:
+            if self._dagster_status is None:
+                self._dagster_status = TimedReading(lambda: dagster.status(), ttl_s=self._cluster_ttl_s)
+            return self._dagster_status
 
     @property
     def cluster(self) -> CachedClusterState:
@@ -126,5 +136,5 @@ class ApiClients:
             if self._spark_master in self._owned:
                 self._spark_master, self._cluster = None, None
             if self._dagster in self._owned:
-                self._dagster, self._in_progress = None, None
+                self._dagster, self._in_progress, self._dagster_status = None, None, None
             self._owned.clear()

@@ -19,7 +19,7 @@ from iot_platform.api.cluster_cache import CachedClusterState, TimedReading
 from iot_platform.api.errors import AuthenticationRequired, PermissionDenied, TokenNotConfigured
 from iot_platform.api.sensors_reader import SensorsReader
 from iot_platform.api.stats_reader import HourlyStatsReader
-from iot_platform.clients.dagster import DagsterClient, RunInfo
+from iot_platform.clients.dagster import DagsterClient, DagsterStatus, RunInfo
 from iot_platform.settings import Settings
 
 _bearer = HTTPBearer(
@@ -86,26 +86,51 @@ def token_matches(presented: str, expected: str) -> bool:
     return secrets.compare_digest(presented.encode("utf-8", "surrogateescape"), expected.encode("utf-8"))
 
 
+def token_accepted(presented: str, accepted: list[str]) -> bool:
+    """Whether ``presented`` is one of the accepted tokens; every one is compared, so the time taken does not tell
+    which matched."""
+    matches = [token_matches(presented, token) for token in accepted]
+    return any(matches)
+
+
 async def require_token(
     settings: Annotated[Settings, Depends(get_settings)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    """Let the call through only with ``Authorization: Bearer <IOT_API_TOKEN>``.
+    """Let the call through only with ``Authorization: Bearer <token>``, the token being ``IOT_API_TOKEN`` or one
+    of ``IOT_API_TOKENS`` (several at once, so a token can be rotated without downtime).
 
     Raises:
         TokenNotConfigured: the API has no token, so mutating calls are disabled (503).
         AuthenticationRequired: no bearer token in the request (401).
-        PermissionDenied: a bearer token that is not the API's (403).
+        PermissionDenied: a bearer token that is not one of the API's (403).
     """
-    if settings.api_token is None or not settings.api_token.get_secret_value():
+    accepted = settings.accepted_api_tokens
+    if not accepted:
         raise TokenNotConfigured(
             "IOT_API_TOKEN is not set, so this API accepts no call that launches or stops work; "
             "set IOT_API_TOKEN and restart the API"
         )
     if credentials is None or not credentials.credentials:
         raise AuthenticationRequired("this call needs the header Authorization: Bearer <IOT_API_TOKEN>")
-    if not token_matches(credentials.credentials, settings.api_token.get_secret_value()):
+    if not token_accepted(credentials.credentials, accepted):
         raise PermissionDenied("the bearer token is not this API's token (IOT_API_TOKEN)")
+
+
+async def token_presented(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> bool:
+    """Whether the caller sent one of the API's tokens (for answers that tell token holders more); never raises.
+
+    The header is read directly, so the OpenAPI schema does not list the call as needing a token.
+    """
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    accepted = settings.accepted_api_tokens
+    return bool(accepted and scheme.lower() == "bearer" and presented and token_accepted(presented.strip(), accepted))
+
+
+async def get_dagster_status(request: Request) -> TimedReading[DagsterStatus]:
+    """Dagster's version and loaded jobs, shared between requests for about a second."""
+    clients: ApiClients = request.app.state.clients
+    return clients.dagster_status
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -117,5 +142,8 @@ StatsDep = Annotated[HourlyStatsReader, Depends(get_stats)]
 AlertsDep = Annotated[IcebergAlertsReader, Depends(get_alerts)]
 SensorsDep = Annotated[SensorsReader, Depends(get_sensors)]
 NowDep = Annotated[dt.datetime, Depends(utc_now)]
+DagsterStatusDep = Annotated[TimedReading[DagsterStatus], Depends(get_dagster_status)]
+TokenPresented = Annotated[bool, Depends(token_presented)]
+"""True when the caller sent one of the API's tokens; the call is allowed either way."""
 Authorized = Annotated[None, Depends(require_token)]
 """Add ``_: Authorized`` to an endpoint to require the bearer token."""

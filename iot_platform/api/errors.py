@@ -19,3 +19,7 @@ class TokenNotConfigured(ConfigurationError):
 
 class InvalidQuery(PlatformError):
     """A query parameter is well-formed but its value cannot be used, e.g. a start after the end (HTTP 422)."""
+
+
+class IdempotencyKeyReused(InvalidQuery):
+    """An ``Idempotency-Key`` already named a different submission (HTTP 422)."""

@@ -17,12 +17,15 @@ from fastapi.responses import JSONResponse
 
 from iot_platform.api.clients import ApiClients
 from iot_platform.api.cluster_cache import DEFAULT_TTL_S
+from iot_platform.api.docs import add_docs
 from iot_platform.api.errors import (
     AuthenticationRequired,
     InvalidQuery,
     PermissionDenied,
     TokenNotConfigured,
 )
+from iot_platform.api.headers import ResponseHeaders
+from iot_platform.api.limits import MAX_ERROR_ISSUES, RequestLimits, clip
 from iot_platform.api.paging import NEXT_CURSOR_HEADER
 from iot_platform.api.routes import alerts, cluster, health, jobs, sensors, stats
 from iot_platform.api.stats_reader import HourlyStatsReader
@@ -88,14 +91,24 @@ def _location(loc: tuple[Any, ...] | list[Any]) -> list[str | int]:
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """Answer a request that does not match the schema with 422, a one-line ``detail`` and every issue.
 
-    The offending input is not echoed back (it may hold a token or be large).
+    The offending input is not echoed back (it may hold a token or be large); at most
+    :data:`~iot_platform.api.limits.MAX_ERROR_ISSUES` issues are listed, each clipped, so the answer stays small.
     """
     assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
     issues = [
-        {"loc": _location(error.get("loc", ())), "msg": str(error.get("msg", "")), "type": str(error.get("type", ""))}
-        for error in exc.errors()
+        {
+            "loc": [
+                clip(str(part), 100) if isinstance(part, str) else part for part in _location(error.get("loc", ()))
+            ],
+            "msg": clip(str(error.get("msg", ""))),
+            "type": clip(str(error.get("type", "")), 100),
+        }
+        for error in errors[:MAX_ERROR_ISSUES]
     ]
     summary = "; ".join(f"{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}" for issue in issues[:5])
+    if len(errors) > len(issues):
+        summary += f" (and {len(errors) - len(issues)} more issue(s); the first {len(issues)} are listed)"
     return JSONResponse(status_code=422, content={"detail": f"invalid request: {summary}", "errors": issues})
 
 
@@ -155,11 +168,14 @@ def create_app(
         summary="Launch and stop the platform's Dagster runs, watch the Spark cluster, read hourly statistics, "
         "sensors and their alerts.",
         description=(
-            "Calls that launch or stop work need `Authorization: Bearer <IOT_API_TOKEN>` (401 without, 403 with a "
-            'wrong token, 503 when the API has no token configured). Errors answer `{"detail": "..."}`; '
-            "503 names the engine that is down."
+            "Calls that launch or stop work need `Authorization: Bearer <IOT_API_TOKEN>` (or a token of "
+            "IOT_API_TOKENS; 401 without, 403 with a wrong token, 503 when the API has no token configured). "
+            'Errors answer `{"detail": "..."}`; 503 names the engine that is down. Links are paths; a body over '
+            "64 KiB is 413, headers over 16 KiB 431."
         ),
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.clients = clients
@@ -173,6 +189,9 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
             expose_headers=["Location", "Link", NEXT_CURSOR_HEADER],
         )
+    app.add_middleware(ResponseHeaders)
+    app.add_middleware(RequestLimits)  # outermost: oversized requests are refused before any other work
+    add_docs(app)
     app.include_router(health.router)
     for router in (cluster.router, jobs.router, stats.router, alerts.router, sensors.router):
         app.include_router(router, prefix=API_PREFIX)

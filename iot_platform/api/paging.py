@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import Request, Response
 from pydantic import TypeAdapter
+from starlette.datastructures import URL
 
 from iot_platform.api.errors import InvalidQuery
 from iot_platform.api.iceberg_tables import (
@@ -30,13 +31,17 @@ from iot_platform.api.iceberg_tables import (
     snapshot_id,
     utc,
 )
+from iot_platform.api.validation import DATE, HOUR_OF_DAY
 
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.expressions import BooleanExpression
 
-INSTANT_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?$"
-"""An ISO-8601 instant as the ``start``/``end`` query parameters take it; without an offset it is UTC."""
+INSTANT_PATTERN = f"^{DATE}T{HOUR_OF_DAY}:[0-5][0-9](:[0-5][0-9](\\.[0-9]{{1,6}})?)?(Z|[+-]{HOUR_OF_DAY}:[0-5][0-9])?$"
+"""An ISO-8601 instant as the ``start``/``end`` query parameters take it (years 1..9999, real months, hours,
+minutes, offsets); without an offset it is UTC."""
+MAX_KEY_LENGTH = 200
+"""Longest id (``sensor_id`` and the other id filters) the API takes, in a query parameter or a cursor."""
 
 NEXT_CURSOR_HEADER = "X-Next-Cursor"
 MAX_LIMIT = 10_000
@@ -75,22 +80,24 @@ class Cursor:
 
     @classmethod
     def decode(cls, token: str) -> Cursor:
-        """Read a token made by :meth:`encode`.
+        """Read a token made by :meth:`encode`; any other text is refused, never an unexpected error.
 
         Raises:
-            InvalidQuery: the token was not made by :meth:`encode`.
+            InvalidQuery: the token was not made by :meth:`encode` (undecodable, wrong shape, an instant outside
+                what UTC can hold, a key that is not text of at most :data:`MAX_KEY_LENGTH` characters).
         """
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             at, key = json.loads(raw)
             parsed = dt.datetime.fromisoformat(at)
-            if not isinstance(key, str) or parsed.tzinfo is None:
+            if not isinstance(key, str) or parsed.tzinfo is None or len(key) > MAX_KEY_LENGTH:
                 raise ValueError("bad cursor fields")
-        except (ValueError, TypeError, binascii.Error):
+            key.encode("utf-8")  # a lone surrogate cannot reach the scan
+            return cls(parsed.astimezone(dt.UTC), key)
+        except (ValueError, TypeError, OverflowError, RecursionError, binascii.Error):
             raise InvalidQuery(
                 "cursor is not a cursor this API handed out: pass the value of X-Next-Cursor unchanged"
             ) from None
-        return cls(parsed.astimezone(dt.UTC), key)
 
 
 @dataclass(frozen=True)
@@ -186,7 +193,8 @@ def paged_response(adapter: TypeAdapter[Any], page: Page, request: Request) -> R
     if page.next_cursor is not None:
         token = page.next_cursor.encode()
         headers[NEXT_CURSOR_HEADER] = token
-        headers["Link"] = f'<{request.url.include_query_params(cursor=token)}>; rel="next"'
+        here = URL(f"{request.url.path}?{request.url.query}")  # a path: the Host a request claims is not echoed
+        headers["Link"] = f'<{here.include_query_params(cursor=token)}>; rel="next"'
     return Response(
         adapter.dump_json(adapter.validate_python(page.rows)), media_type="application/json", headers=headers
     )

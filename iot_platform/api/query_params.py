@@ -7,12 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import Query
 
-from iot_platform.api.paging import MAX_LIMIT
+from iot_platform.api.paging import MAX_KEY_LENGTH, MAX_LIMIT
 from iot_platform.api.schemas import ErrorBody, ValidationErrorBody
 
-SensorIdQuery = Annotated[str | None, Query(min_length=1, max_length=200, description="e.g. TEMP-001")]
-SensorTypeQuery = Annotated[str | None, Query(min_length=1, max_length=200, description="e.g. temperature")]
-LocationQuery = Annotated[str | None, Query(min_length=1, max_length=200, description="e.g. factory-A")]
+SensorIdQuery = Annotated[str | None, Query(min_length=1, max_length=MAX_KEY_LENGTH, description="e.g. TEMP-001")]
+SensorTypeQuery = Annotated[str | None, Query(min_length=1, max_length=MAX_KEY_LENGTH, description="e.g. temperature")]
+LocationQuery = Annotated[str | None, Query(min_length=1, max_length=MAX_KEY_LENGTH, description="e.g. factory-A")]
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")]
 CursorQuery = Annotated[
     str | None, Query(min_length=1, max_length=1000, description="X-Next-Cursor of the previous page.")

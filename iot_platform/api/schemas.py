@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from iot_platform.api.validation import KEY_EXAMPLE, KEY_PATTERN
+from iot_platform.api.validation import KEY_EXAMPLE, KEY_SCHEMA_PATTERN
+
+RANGE = ("2026-11-24-00:00", "2026-11-24-05:00")
+"""An example range of partitions."""
 
 
 class ErrorBody(BaseModel):
@@ -42,7 +45,9 @@ class DependencyCheck(BaseModel):
     """Whether one engine the API needs answered."""
 
     ok: bool
-    detail: str
+    detail: str | None = Field(
+        default=None, description="The engine's version and URL, or why it is down; only for callers with the token."
+    )
 
 
 class Readiness(BaseModel):
@@ -107,8 +112,8 @@ class SparkApp(BaseModel):
     duration_ms: int
     active: bool
     dagster_run_id: str | None = Field(
-        description="The Dagster run that launched it; null when not the platform, and for the shared server "
-        "(see runs)."
+        description="The Dagster run its name refers to; null when not the platform, and for the shared server. "
+        "A name proves nothing: `runs` lists the runs that recorded this application as theirs."
     )
     shared: bool = Field(
         default=False,
@@ -143,25 +148,51 @@ class JobName(StrEnum):
     HOURLY_STATS = "hourly_stats"
 
 
+def _submit_forms(schema: dict[str, Any]) -> None:
+    """Publish what :class:`SubmitRequest` accepts exactly: each selection field a key (never null), and
+    ``oneOf`` the two forms, one ``partition`` or both ``start`` and ``end``."""
+    for name in _SELECTION:
+        field_schema = schema["properties"][name]
+        field_schema.pop("anyOf", None)
+        field_schema.pop("default", None)
+        field_schema.update({"type": "string", "pattern": KEY_SCHEMA_PATTERN})
+    schema["oneOf"] = [
+        {"required": ["partition"], "not": {"anyOf": [{"required": ["start"]}, {"required": ["end"]}]}},
+        {"required": ["start", "end"], "not": {"required": ["partition"]}},
+    ]
+
+
+_SELECTION = ("partition", "start", "end")
+
+
 class SubmitRequest(BaseModel):
     """Launch a job for one partition (``partition``) or an inclusive range of partitions (``start`` and ``end``)."""
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"job": "hourly_stats", "partition": KEY_EXAMPLE},
-                {"job": "hourly_stats", "start": "2026-11-24-00:00", "end": "2026-11-24-05:00"},
-            ]
-        },
+        json_schema_extra=_submit_forms,
     )
 
     job: JobName = Field(description="The job to run; only the platform's jobs, never a script.")
     partition: str | None = Field(
-        default=None, pattern=KEY_PATTERN, description="One completed UTC hour, YYYY-MM-DD-HH:00."
+        default=None,
+        pattern=KEY_SCHEMA_PATTERN,
+        description="One completed UTC hour, YYYY-MM-DD-HH:00.",
+        examples=[KEY_EXAMPLE],
     )
-    start: str | None = Field(default=None, pattern=KEY_PATTERN, description="First hour of a range (inclusive).")
-    end: str | None = Field(default=None, pattern=KEY_PATTERN, description="Last hour of a range (inclusive).")
+    start: str | None = Field(
+        default=None, pattern=KEY_SCHEMA_PATTERN, description="First hour of a range (inclusive).", examples=[RANGE[0]]
+    )
+    end: str | None = Field(
+        default=None, pattern=KEY_SCHEMA_PATTERN, description="Last hour of a range (inclusive).", examples=[RANGE[1]]
+    )
+
+    @field_validator(*_SELECTION, mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("leave the field out instead of sending null")
+        return value
 
     @model_validator(mode="after")
     def _one_selection(self) -> SubmitRequest:
@@ -186,6 +217,10 @@ class SubmitResult(BaseModel):
     partition: str | None = None
     start: str | None = None
     end: str | None = None
+    existing: bool = Field(
+        default=False,
+        description="True when nothing was launched: the ids name the run or backfill already doing this work.",
+    )
     message: str
 
 

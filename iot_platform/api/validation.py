@@ -21,7 +21,14 @@ from iot_platform.partitions import (
 )
 
 KEY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}:[0-9]{2}$"
-"""Shape of a partition key (ASCII digits only), also published in the OpenAPI schema."""
+"""Shape of a partition key (ASCII digits only)."""
+
+YEAR = "([1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])"
+DATE = f"{YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+HOUR_OF_DAY = "([01][0-9]|2[0-3])"
+KEY_SCHEMA_PATTERN = f"^{DATE}-{HOUR_OF_DAY}:00$"
+"""A partition key as the OpenAPI schema publishes it: a real year, month, day and hour, on the hour. What no
+pattern can say (the day of a short month, the partition set's first and last hour) is answered 422."""
 
 KEY_EXAMPLE = "2026-11-24-10:00"
 _KEY = re.compile(KEY_PATTERN, re.ASCII)

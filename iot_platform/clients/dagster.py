@@ -36,6 +36,10 @@ IN_PROGRESS_RUN_STATUSES = ("STARTED", "CANCELING")
 """Run statuses of a run whose process is working (or being stopped): the runs that may hold Spark work."""
 IN_PROGRESS_RUNS_LIMIT = 200
 """At most this many in-progress runs are read at once (the platform runs a handful at a time)."""
+UNFINISHED_RUN_STATUSES = ("QUEUED", "NOT_STARTED", "STARTING", "STARTED")
+"""Run statuses of a run that is waiting or working and not being stopped."""
+RUN_SEARCH_LIMIT = 100
+"""At most this many runs (newest first) are read by one search."""
 FINISHED_BACKFILL_STATUSES = frozenset({"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"})
 """Backfill statuses after which no more runs are launched."""
 
@@ -95,6 +99,9 @@ class BackfillInfo:
     created_at: dt.datetime | None
     ended_at: dt.datetime | None
     error: str | None
+    job_name: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """The tags it was launched with (its runs carry them too)."""
 
     @property
     def finished(self) -> bool:
@@ -149,6 +156,24 @@ class DagsterClient(Protocol):
 
     def in_progress_runs(self) -> tuple[RunInfo, ...]:
         """Every run that is STARTED or CANCELING, with its tags, newest first (one request).
+
+        Raises:
+            ServiceUnavailable: Dagster cannot be reached.
+        """
+        ...
+
+    def find_runs(
+        self, job_name: str, tags: Mapping[str, str], statuses: Sequence[str] | None = None
+    ) -> tuple[RunInfo, ...]:
+        """The newest runs of ``job_name`` carrying every tag in ``tags`` (with a status in ``statuses``, if given).
+
+        Raises:
+            ServiceUnavailable: Dagster cannot be reached.
+        """
+        ...
+
+    def find_backfills(self, status: str | None = None) -> tuple[BackfillInfo, ...]:
+        """The newest backfills (with ``status``, if given), without their runs.
 
         Raises:
             ServiceUnavailable: Dagster cannot be reached.
@@ -228,6 +253,29 @@ query ApiInProgressRuns($statuses: [RunStatus!], $limit: Int) {{
 }}
 """
 
+FIND_RUNS_QUERY = f"""
+query ApiFindRuns($filter: RunsFilter, $limit: Int) {{
+  runsOrError(filter: $filter, limit: $limit) {{
+    __typename
+    ... on Runs {{ results {{ {_RUN_FIELDS} }} }}
+    ... on InvalidPipelineRunsFilterError {{ message }}
+    ... on PythonError {{ message }}
+  }}
+}}
+"""
+
+FIND_BACKFILLS_QUERY = """
+query ApiFindBackfills($status: BulkActionStatus, $limit: Int) {
+  partitionBackfillsOrError(status: $status, limit: $limit) {
+    __typename
+    ... on PartitionBackfills {
+      results { id status partitionNames timestamp endTimestamp jobName tags { key value } error { message } }
+    }
+    ... on PythonError { message }
+  }
+}
+"""
+
 LAUNCH_BACKFILL_MUTATION = """
 mutation ApiLaunchBackfill($backfillParams: LaunchBackfillParams!) {
   launchPartitionBackfill(backfillParams: $backfillParams) {
@@ -302,6 +350,8 @@ def parse_backfill(raw: Mapping[str, Any]) -> BackfillInfo:
         created_at=_timestamp(raw.get("timestamp")),
         ended_at=_timestamp(raw.get("endTimestamp")),
         error=str(error["message"]) if error else None,
+        job_name=raw.get("jobName"),
+        tags={tag["key"]: tag["value"] for tag in raw.get("tags") or []},
     )
 
 
@@ -526,6 +576,41 @@ class GraphQLDagsterClient:
         if kind != "Runs":
             raise UpstreamError(SERVICE_NAME, f"listing runs in progress: {result.get('message', kind)}")
         return tuple(parse_run(run) for run in result.get("results") or [])
+
+    def find_runs(
+        self, job_name: str, tags: Mapping[str, str], statuses: Sequence[str] | None = None
+    ) -> tuple[RunInfo, ...]:
+        """The newest runs (at most :data:`RUN_SEARCH_LIMIT`) of ``job_name`` carrying every tag in ``tags``, with
+        a status in ``statuses`` when given: one ``runsOrError`` request.
+
+        Raises:
+            ServiceUnavailable: Dagster cannot be reached.
+            UpstreamError: Dagster cannot list its runs.
+        """
+        run_filter: dict[str, Any] = {
+            "pipelineName": job_name,
+            "tags": [{"key": key, "value": value} for key, value in tags.items()],
+        }
+        if statuses is not None:
+            run_filter["statuses"] = list(statuses)
+        variables = {"filter": run_filter, "limit": RUN_SEARCH_LIMIT}
+        kind, result = _typed(self._graphql(FIND_RUNS_QUERY, variables), "runsOrError")
+        if kind != "Runs":
+            raise UpstreamError(SERVICE_NAME, f"searching runs of {job_name}: {result.get('message', kind)}")
+        return tuple(parse_run(run) for run in result.get("results") or [])
+
+    def find_backfills(self, status: str | None = None) -> tuple[BackfillInfo, ...]:
+        """The newest backfills (at most :data:`RUN_SEARCH_LIMIT`), with ``status`` when given, without their runs.
+
+        Raises:
+            ServiceUnavailable: Dagster cannot be reached.
+            UpstreamError: Dagster cannot list its backfills.
+        """
+        variables = {"status": status, "limit": RUN_SEARCH_LIMIT}
+        kind, result = _typed(self._graphql(FIND_BACKFILLS_QUERY, variables), "partitionBackfillsOrError")
+        if kind != "PartitionBackfills":
+            raise UpstreamError(SERVICE_NAME, f"listing backfills: {result.get('message', kind)}")
+        return tuple(parse_backfill(raw) for raw in result.get("results") or [])
 
     def terminate_run(self, run_id: str) -> RunInfo:
         """Stop a run through ``DagsterGraphQLClient.terminate_run``.

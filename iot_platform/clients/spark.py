@@ -157,6 +157,8 @@ def application_conf(
         "spark.sql.adaptive.enabled": "true",
         "spark.ui.showConsoleProgress": "false",
         "spark.ui.enabled": "false",
+        # Should the UI be turned on, nobody stops the platform's work from it (terminate the run instead).
+        "spark.ui.killEnabled": "false",
         "spark.sql.defaultCatalog": catalog_name,
         # Lets a job find a stopped master quickly instead of retrying for minutes.
         "spark.standalone.submit.waitAppCompletion": "false",

@@ -22,7 +22,7 @@ class SparkWorker(SparkDaemon):
         env = super().environment()
         env["SPARK_WORKER_OPTS"] = (
             "-Dspark.worker.cleanup.enabled=true -Dspark.worker.cleanup.appDataTtl=86400 "
-            "-Dspark.worker.cleanup.interval=3600"
+            "-Dspark.worker.cleanup.interval=3600 -Dspark.ui.killEnabled=false"
         )
         return env
 

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from iot_platform.api.stats_reader import StatsPage, StatsQuery
+from iot_platform.api.stats_reader import Cursor, StatsPage, StatsQuery
 from iot_platform.clients.dagster import BackfillInfo, DagsterStatus, RunInfo
 from iot_platform.clients.spark import CONNECT_SERVER_APP_NAME
 from iot_platform.clients.spark_master import ClusterState, SparkApplication, parse_master_state
@@ -47,6 +47,7 @@ class FakeDagster:
         self.backfilled: list[tuple[str, list[str], dict[str, str]]] = []
         self.terminated: list[str] = []
         self.in_progress_calls = 0
+        self.status_calls = 0
         self.down: ServiceUnavailable | None = None
 
     def _check(self) -> None:
@@ -77,6 +78,7 @@ class FakeDagster:
         return tuple(run for run in self.runs.values() if run.status in ("STARTED", "CANCELING"))
 
     def status(self) -> DagsterStatus:
+        self.status_calls += 1
         self._check()
         return DagsterStatus(version="1.13.27", jobs=self.jobs)
 
@@ -85,7 +87,8 @@ class FakeDagster:
         if job_name not in self.jobs:
             raise NotFound(f"no loaded code location has job {job_name}")
         self.submitted.append((job_name, partition, dict(tags)))
-        return self.add_run("QUEUED", job_name=job_name, partition=partition).run_id
+        run_tags = {**tags, "dagster/partition": partition}
+        return self.add_run("QUEUED", job_name=job_name, partition=partition, tags=run_tags).run_id
 
     def submit_partition_range(self, job_name: str, first: str, last: str, tags: Mapping[str, str]) -> str:
         self._check()
@@ -106,8 +109,28 @@ class FakeDagster:
             created_at=dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.UTC),
             ended_at=None,
             error=None,
+            job_name=job_name,
+            tags=dict(tags),
         )
         return backfill_id
+
+    def find_runs(
+        self, job_name: str, tags: Mapping[str, str], statuses: Sequence[str] | None = None
+    ) -> tuple[RunInfo, ...]:
+        self._check()
+        found = [
+            run
+            for run in self.runs.values()
+            if run.job_name == job_name
+            and all(run.tags.get(key) == value for key, value in tags.items())
+            and (statuses is None or run.status in statuses)
+        ]
+        return tuple(reversed(found))
+
+    def find_backfills(self, status: str | None = None) -> tuple[BackfillInfo, ...]:
+        self._check()
+        found = [backfill for backfill in self.backfills.values() if status is None or backfill.status == status]
+        return tuple(reversed(found))
 
     def run(self, run_id: str) -> RunInfo:
         self._check()
@@ -207,9 +230,10 @@ class FakeStats:
         self.rows = [dict(row) for row in rows]
         self.queries: list[StatsQuery] = []
         self.down: ServiceUnavailable | None = None
+        self.next_cursor: Cursor | None = None
 
     def read(self, query: StatsQuery) -> StatsPage:
         self.queries.append(query)
         if self.down is not None:
             raise self.down
-        return StatsPage(rows=self.rows[: query.limit], next_cursor=None)
+        return StatsPage(rows=self.rows[: query.limit], next_cursor=self.next_cursor)

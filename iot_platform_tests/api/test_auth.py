@@ -94,6 +94,20 @@ def test_tokens_are_compared_in_constant_time(api: Api, monkeypatch: pytest.Monk
     assert compared == [(b"nope", TOKEN.encode()), (TOKEN.encode(), TOKEN.encode())]
 
 
+def test_every_token_of_iot_api_tokens_is_accepted_besides_iot_api_token(tmp_path: Path) -> None:
+    for api in make_api(unit_settings(tmp_path, api_tokens=" next-token , spare-token,")):
+        for token in (TOKEN, "next-token", "spare-token"):
+            assert call(api, *MUTATING[2][:2], None, {"Authorization": f"Bearer {token}"}).status_code == 404, token
+        for wrong in ("", "next-token,spare-token", "nope"):
+            assert call(api, *MUTATING[2][:2], None, {"Authorization": f"Bearer {wrong}"}).status_code in (401, 403)
+
+
+def test_the_api_accepts_iot_api_tokens_alone(tmp_path: Path) -> None:
+    for api in make_api(unit_settings(tmp_path, api_token=None, api_tokens="only-token")):
+        assert call(api, *MUTATING[0], headers={"Authorization": "Bearer only-token"}).status_code == 202
+        assert call(api, *MUTATING[0], headers=AUTH).status_code == 403
+
+
 @pytest.fixture
 def api_without_token(tmp_path: Path) -> Iterator[Api]:
     yield from make_api(unit_settings(tmp_path, api_token=None))

@@ -8,7 +8,7 @@ import pytest
 
 from iot_platform.api.cluster_cache import CachedClusterState
 from iot_platform.errors import ServiceUnavailable
-from iot_platform_tests.api.conftest import Api
+from iot_platform_tests.api.conftest import AUTH, Api
 from iot_platform_tests.api.fakes import FakeMaster, dagster_down
 from iot_platform_tests.clients.spark_master_fakes import master_down
 
@@ -35,7 +35,7 @@ def test_not_ready_is_503_naming_what_is_down(api: Api, dagster: bool, master: b
         api.dagster.down = dagster_down()
     if master:
         api.master.down = master_down()
-    response = api.client.get("/ready")
+    response = api.client.get("/ready", headers=AUTH)
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "not ready"
@@ -47,9 +47,29 @@ def test_not_ready_is_503_naming_what_is_down(api: Api, dagster: bool, master: b
 
 def test_not_ready_while_dagster_has_not_loaded_the_platforms_jobs(api: Api) -> None:
     api.dagster.jobs = ()
-    response = api.client.get("/ready")
+    response = api.client.get("/ready", headers=AUTH)
     assert response.status_code == 503
     assert "hourly_stats_job is not loaded" in response.json()["detail"]
+
+
+def test_ready_tells_versions_and_urls_only_to_callers_with_the_token(api: Api) -> None:
+    detailed = api.client.get("/ready", headers=AUTH).json()
+    assert detailed["checks"]["dagster"]["detail"] == "Dagster 1.13.27 at http://dagster.test:3000"
+    api.dagster.down = dagster_down()
+    api.client.app.state.clients.dagster_status.invalidate()  # type: ignore[attr-defined]
+    anonymous = api.client.get("/ready", headers={"Authorization": "Bearer not-the-token"})
+    assert anonymous.status_code == 503
+    body = anonymous.json()
+    assert body["detail"] == "not answering: dagster (send the API token for details)"
+    assert body["checks"] == {"dagster": {"ok": False, "detail": None}, "spark_master": {"ok": True, "detail": None}}
+    assert "dagster.test" not in anonymous.text and "1.13" not in anonymous.text
+
+
+def test_ready_answers_many_callers_from_shared_readings(api: Api) -> None:
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda _: api.client.get("/ready").status_code, range(40)))
+    assert codes == [200] * 40
+    assert api.dagster.status_calls <= 3, "one reading per second, however many callers"
 
 
 def test_cluster_status_reports_the_masters_totals(api: Api) -> None:

@@ -40,7 +40,7 @@ def test_one_partition_queues_one_run_of_hourly_stats_job_tagged_with_it(api: Ap
     assert api.dagster.submitted == [(HOURLY_STATS_JOB, "2025-04-01-10:00", API_TAGS)]
     run_id = body["run_id"]
     assert run_id in api.dagster.runs
-    assert response.headers["Location"].endswith(f"/api/v1/jobs/runs/{run_id}")
+    assert response.headers["Location"] == f"/api/v1/jobs/runs/{run_id}"
     assert f"/api/v1/jobs/runs/{run_id}" in body["message"]
 
 
@@ -55,13 +55,67 @@ def test_a_range_launches_one_backfill_over_every_hour_of_it(api: Api) -> None:
     assert api.dagster.submitted == []
 
 
+def test_the_same_partition_submitted_again_returns_the_queued_run_with_200(api: Api) -> None:
+    first = submit(api, partition="2025-04-01-10:00")
+    again = [submit(api, partition="2025-04-01-10:00") for _ in range(4)]
+    assert [response.status_code for response in again] == [200] * 4
+    assert {response.json()["run_id"] for response in again} == {first.json()["run_id"]}
+    assert all(response.json()["existing"] for response in again)
+    assert "already QUEUED: nothing new was queued" in again[0].json()["message"]
+    assert again[0].headers["Location"] == f"/api/v1/jobs/runs/{first.json()['run_id']}"
+    assert len(api.dagster.submitted) == 1
+
+
+def test_a_finished_or_stopping_run_does_not_hold_back_a_new_one(api: Api) -> None:
+    for status in ("SUCCESS", "FAILURE", "CANCELED", "CANCELING"):
+        api.dagster.add_run(status, partition="2025-04-01-10:00", tags={"dagster/partition": "2025-04-01-10:00"})
+    assert submit(api, partition="2025-04-01-10:00").status_code == 202
+
+
+def test_force_queues_another_run_of_the_same_partition(api: Api) -> None:
+    first = submit(api, partition="2025-04-01-10:00").json()["run_id"]
+    forced = api.client.post(
+        SUBMIT, params={"force": "true"}, json={"job": "hourly_stats", "partition": "2025-04-01-10:00"}, headers=AUTH
+    )
+    assert forced.status_code == 202
+    assert forced.json()["run_id"] != first and forced.json()["existing"] is False
+
+
+def test_the_same_range_submitted_again_returns_the_requested_backfill(api: Api) -> None:
+    first = submit(api, start="2025-04-01-22:00", end="2025-04-02-01:00").json()["backfill_id"]
+    again = submit(api, start="2025-04-01-22:00", end="2025-04-02-01:00")
+    assert again.status_code == 200
+    assert (again.json()["backfill_id"], again.json()["existing"]) == (first, True)
+    assert submit(api, start="2025-04-01-22:00", end="2025-04-02-00:00").status_code == 202  # another set
+    assert len(api.dagster.backfilled) == 2
+
+
+def test_an_idempotency_key_returns_its_submission_even_after_it_ended(api: Api) -> None:
+    keyed = {**AUTH, "Idempotency-Key": "5d0c8e8e-key"}
+    body = {"job": "hourly_stats", "partition": "2025-04-01-10:00"}
+    first = api.client.post(SUBMIT, json=body, headers=keyed)
+    run_id = first.json()["run_id"]
+    assert api.dagster.submitted[0][2]["iot/idempotency_key"] == "5d0c8e8e-key"
+    api.dagster.runs[run_id] = dataclasses.replace(api.dagster.runs[run_id], status="SUCCESS")
+    again = api.client.post(SUBMIT, params={"force": "true"}, json=body, headers=keyed)
+    assert (again.status_code, again.json()["run_id"]) == (200, run_id)
+    other = api.client.post(SUBMIT, json={**body, "partition": "2025-04-01-11:00"}, headers=keyed)
+    assert other.status_code == 422
+    assert "Idempotency-Key 5d0c8e8e-key was first used for run" in other.json()["detail"]
+    ranged = api.client.post(
+        SUBMIT, json={"job": "hourly_stats", "start": body["partition"], "end": body["partition"]}, headers=keyed
+    )
+    assert ranged.status_code == 422
+    assert len(api.dagster.submitted) == 1 and api.dagster.backfilled == []
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
         ({"partition": "2026-11-24-10:00"}, "not a completed hour yet"),
         ({"partition": "2024-12-31-23:00"}, "before the first hourly_stats partition"),
         ({"partition": "2025-02-30-10:00"}, "not a valid date"),
-        ({"partition": "2025-04-01-10:15"}, "not on the hour"),
+        ({"partition": "2025-04-01-10:15"}, "body.partition: String should match pattern"),
         ({"start": "2025-04-02-00:00", "end": "2025-04-01-00:00"}, "is after end"),
         ({"start": "2025-04-01-00:00", "end": "2025-04-03-00:00"}, "IOT_API_MAX_RANGE_HOURS"),
     ],
@@ -227,8 +281,12 @@ def test_completed_apps_are_listed_only_on_request(api_with_completed_apps: Api)
     assert client.get(f"/api/v1/jobs/apps/{one}").json()["app_id"] == one
 
 
+OWN_APP_TAGS = {"iot/spark_app_id": PLATFORM_APP_ID, "iot/spark_mode": "application"}
+"""What a run in the ``application`` run mode records once its own application is up."""
+
+
 def test_stopping_an_app_owned_by_a_run_terminates_the_run_not_the_app(api: Api) -> None:
-    api.dagster.add_run("STARTED", run_id=PLATFORM_RUN_ID)
+    api.dagster.add_run("STARTED", run_id=PLATFORM_RUN_ID, tags=OWN_APP_TAGS)
     response = api.client.delete(f"/api/v1/jobs/apps/{PLATFORM_APP_ID}", headers=AUTH)
     assert response.status_code == 202
     body = response.json()
@@ -403,8 +461,21 @@ def test_an_app_named_like_the_server_but_not_it_is_not_protected(api: Api) -> N
     assert api.master.killed == [impostor]
 
 
+def test_an_app_named_after_a_run_that_did_not_record_it_is_killed_and_the_run_left_alone(api: Api) -> None:
+    api.dagster.add_run("QUEUED", run_id=PLATFORM_RUN_ID)  # the impostor is named after this queued run
+    api.dagster.add_run("STARTED", tags={"iot/spark_app_id": SERVER_APP_ID, "iot/spark_mode": "connect"})
+    response = api.client.delete(f"/api/v1/jobs/apps/{PLATFORM_APP_ID}", headers=AUTH)
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["action"], body["dagster_run_id"]) == ("application_killed", None)
+    assert f"its name claims run {PLATFORM_RUN_ID}, which did not record it" in body["message"]
+    assert api.master.killed == [PLATFORM_APP_ID]
+    assert api.dagster.terminated == []
+    assert api.dagster.runs[PLATFORM_RUN_ID].status == "QUEUED"
+
+
 def test_a_runs_own_application_still_stops_through_its_run_with_force(api: Api) -> None:
-    api.dagster.add_run("STARTED", run_id=PLATFORM_RUN_ID)
+    api.dagster.add_run("STARTED", run_id=PLATFORM_RUN_ID, tags=OWN_APP_TAGS)
     response = api.client.delete(f"/api/v1/jobs/apps/{PLATFORM_APP_ID}", params={"force": "true"}, headers=AUTH)
     assert response.status_code == 202
     assert api.dagster.terminated == [PLATFORM_RUN_ID]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import math
 from pathlib import Path
@@ -81,6 +82,34 @@ def test_catalog_down_is_503_naming_it(api: Api) -> None:
 def test_stats_do_not_need_the_spark_master(api: Api) -> None:
     api.master.down = master_down()
     assert api.client.get(URL).status_code == 200
+
+
+def crafted_cursor(payload: str) -> str:
+    """A cursor token a caller made up: the URL-safe base64 of ``payload``, unpadded."""
+    return base64.urlsafe_b64encode(payload.encode("utf-8", "surrogatepass")).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '["9999-12-31T23:59:59-23:59", "x"]',  # past year 9999 once in UTC (the probe's 500)
+        '["0001-01-01T00:00:00+23:59", "x"]',  # before year 1 once in UTC
+        '["2026-11-24T10:00:00", "x"]',  # no offset
+        '["2026-11-24T10:00:00Z", 7]',
+        '["2026-11-24T10:00:00Z", "\\ud800"]',  # a lone surrogate
+        f'["2026-11-24T10:00:00Z", "{"x" * 201}"]',
+        '["2026-11-24T10:00:00Z"]',
+        '{"a": 1, "b": 2}',
+        "[" * 350 + "]" * 350,
+        "null",
+        "\udcff",
+    ],
+)
+def test_a_crafted_cursor_is_422_never_500(api: Api, payload: str) -> None:
+    response = api.client.get(URL, params={"cursor": crafted_cursor(payload)})
+    assert response.status_code == 422, response.text
+    assert "cursor is not a cursor this API handed out" in response.json()["detail"]
+    assert api.stats.queries == []
 
 
 def test_cursors_round_trip() -> None:
@@ -271,3 +300,20 @@ def test_a_repeated_query_is_answered_from_the_page_of_its_snapshot(
     now[0] = 2.0
     assert len(reader.read(query).rows) == len(first.rows) + 1
     assert len(scans) == 3
+
+
+MIN_UTC = dt.datetime.min.replace(tzinfo=dt.UTC)
+MAX_UTC = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("query", "rows"),
+    [
+        (StatsQuery(start=MIN_UTC, end=MAX_UTC), 16),
+        (StatsQuery(after=Cursor(MIN_UTC, "")), 16),
+        (StatsQuery(after=Cursor(MAX_UTC, "\U0010ffff" * 200)), 0),
+        (StatsQuery(sensor_id="\x00", location="'; DROP TABLE x; --"), 0),
+    ],
+)
+def test_the_extremes_of_every_bound_are_read_without_error(catalog: Catalog, query: StatsQuery, rows: int) -> None:
+    assert len(reader_for(catalog).read(query).rows) == rows

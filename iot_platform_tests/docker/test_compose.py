@@ -777,3 +777,52 @@ def test_postgres_init_script_is_mounted_and_has_its_variables(services: dict[st
     assert not missing, f"postgres-init.sh reads {missing}, which the postgres service does not set"
     for prefix in ("IOT_POSTGRES", "DAGSTER_POSTGRES"):
         assert {f"{prefix}_USER", f"{prefix}_PASSWORD", f"{prefix}_DB"} <= read, f"{prefix}_*: no database made"
+
+
+# --- what is published, and to whom -----------------------------------------------------------------------------
+
+
+def test_no_published_dagster_webserver_can_launch_or_terminate(services: dict[str, dict[str, Any]]) -> None:
+    webservers = {
+        name: service
+        for name, service in services.items()
+        if command_words(service.get("command"))[:1] == ["dagster-webserver"]
+    }
+    published = {name for name, service in webservers.items() if published_ports(service)}
+    assert published, "a Dagster UI is published for people"
+    for name in published:
+        assert "--read-only" in command_words(webservers[name]["command"]), f"{name} is published writable"
+    writable = [name for name, s in webservers.items() if "--read-only" not in command_words(s.get("command"))]
+    assert writable == ["dagster-webserver"], "the API and the daemon need a writable webserver in the network"
+    assert not published_ports(webservers["dagster-webserver"])
+    assert environment(services["api"])["IOT_DAGSTER_URL"] == "http://dagster-webserver:3000"
+
+
+def test_no_published_spark_ui_has_kill_links(services: dict[str, dict[str, Any]]) -> None:
+    for name in ("spark-master", "spark-worker", "spark-connect"):
+        assert not published_ports(services[name]), f"{name} is published: its UI has no login"
+    worker_opts = str(environment(services["spark-worker"]).get("SPARK_WORKER_OPTS"))
+    assert "-Dspark.ui.killEnabled=false" in worker_opts.split()
+
+
+def test_kafkas_published_listener_asks_for_credentials(services: dict[str, dict[str, Any]]) -> None:
+    kafka = services["kafka"]
+    env = environment(kafka)
+    container_ports = {int(str(entry).rsplit(":", 1)[1].split("/")[0]) for entry in kafka.get("ports") or []}
+    listeners = dict(item.split("://") for item in str(env["KAFKA_LISTENERS"]).split(","))
+    protocols = dict(item.split(":") for item in str(env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]).split(","))
+    published = [name for name, address in listeners.items() if int(address.rsplit(":", 1)[1]) in container_ports]
+    assert published == ["EXTERNAL"]
+    assert protocols["EXTERNAL"] in ("SASL_PLAINTEXT", "SASL_SSL")
+    jaas = str(env["KAFKA_LISTENER_NAME_EXTERNAL_PLAIN_SASL_JAAS_CONFIG"])
+    assert "PlainLoginModule required" in jaas and 'user_sensors="' in jaas
+
+
+def test_the_threat_model_covers_every_published_service(services: dict[str, dict[str, Any]]) -> None:
+    readme = (DOCKER_DIR / "README.md").read_text()
+    section = readme.split("## Threat model", 1)[1].split("\n## ", 1)[0]
+    for name, service in services.items():
+        if published_ports(service):
+            assert f"`{name}`" in section, f"the threat model does not say who may reach {name}"
+    for word in ("Dagster", "Spark", "Kafka", "token"):
+        assert word in section

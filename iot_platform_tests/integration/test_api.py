@@ -14,7 +14,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -22,20 +22,17 @@ import httpx
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    negative_data_rejection,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.config import SchemathesisConfig
 
 from iot_platform.api.main import create_app
-from iot_platform.clients.dagster import BackfillInfo, DagsterStatus, GraphQLDagsterClient, RunInfo
-from iot_platform.clients.spark_master import HttpSparkMasterClient
-from iot_platform.errors import Conflict, ServiceUnavailable
+from iot_platform.clients.dagster import (
+    UNFINISHED_RUN_STATUSES,
+    GraphQLDagsterClient,
+)
+from iot_platform.errors import Conflict
 from iot_platform.partitions import partition_key
 from iot_platform.registry import load_registry
 from iot_platform.settings import Settings
@@ -137,6 +134,14 @@ def test_the_served_api_is_healthy_ready_and_guards_mutating_calls(stack_setting
             httpx.request(method, f"{base}{path}", headers={"Authorization": "Bearer no"}, timeout=10).status_code
             == 403
         )
+    huge = httpx.post(f"{base}/api/v1/jobs/submit", content=b"{" + b" " * (32 * 1024 * 1024) + b"}", timeout=30)
+    assert huge.status_code == 413, "the body is refused before the token is checked"
+    assert httpx.get(f"{base}/health", headers={"X-Padding": "a" * 20_000}, timeout=10).status_code == 431
+    docs = httpx.get(f"{base}/docs", headers={"Host": "attacker.example"}, timeout=10)
+    assert docs.status_code == 200 and "://" not in docs.text
+    assert httpx.get(f"{base}/docs-assets/swagger-ui-bundle.js", timeout=10).status_code == 200
+    anonymous = httpx.get(f"{base}/ready", timeout=30).json()
+    assert all(check["detail"] is None for check in anonymous["checks"].values())
 
 
 def test_cluster_endpoints_report_the_test_stacks_master(api: TestClient, stack_settings: Settings) -> None:
@@ -170,8 +175,21 @@ def test_a_submitted_partition_runs_and_its_rows_are_readable(api: TestClient, s
     values = produce_hour(stack_settings, prefix, hour)
     key = partition_key(hour)
 
-    run = run_partition(api, stack_settings, key)
+    body, keyed = {"job": "hourly_stats", "partition": key}, {**auth(stack_settings), "Idempotency-Key": prefix}
+    response = api.post("/api/v1/jobs/submit", json=body, headers=keyed)
+    assert response.status_code == 202, response.text
+    run_id = response.json()["run_id"]
+    repeats = [api.post("/api/v1/jobs/submit", json=body, headers=auth(stack_settings)) for _ in range(4)]
+    assert [(r.status_code, r.json()["run_id"], r.json()["existing"]) for r in repeats] == [(200, run_id, True)] * 4
+    run = poll(
+        f"run {run_id} finished",
+        lambda: get_json(api, f"/api/v1/jobs/runs/{run_id}"),
+        lambda r: r["status"] in FINISHED,
+    )
+    assert run["status"] == "SUCCESS", run
     assert (run["job_name"], run["partition"]) == ("hourly_stats_job", key)
+    again = api.post("/api/v1/jobs/submit", json=body, headers=keyed)
+    assert (again.status_code, again.json()["run_id"]) == (200, run_id), "the key names its run after it ended"
 
     server_id = connect_server_app_id(stack_settings)
     assert run["spark_app_id"] == server_id, "the run's work ran on the shared Spark Connect server"
@@ -270,6 +288,12 @@ def test_a_submitted_range_is_backfilled_over_every_hour(api: TestClient, stack_
     assert response.status_code == 202, response.text
     backfill_id = response.json()["backfill_id"]
     assert backfill_id and response.json()["run_id"] is None
+    repeat = api.post(
+        "/api/v1/jobs/submit",
+        json={"job": "hourly_stats", "start": keys[0], "end": keys[-1]},
+        headers=auth(stack_settings),
+    )
+    assert (repeat.status_code, repeat.json()["backfill_id"]) == (200, backfill_id), repeat.text
 
     finished = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
     backfill = poll(
@@ -305,115 +329,71 @@ def test_a_submitted_range_is_backfilled_over_every_hour(api: TestClient, stack_
 
 
 # --- fuzz on the real stack ------------------------------------------------------------------------------------
-class RecordingDagster:
-    """The real Dagster client, remembering every run and backfill the fuzz launches so they can be stopped."""
-
-    def __init__(self, real: GraphQLDagsterClient) -> None:
-        self.real = real
-        self.run_ids: list[str] = []
-        self.backfill_ids: list[str] = []
-
-    @property
-    def web_url(self) -> str:
-        return self.real.web_url
-
-    def status(self) -> DagsterStatus:
-        return self.real.status()
-
-    def submit_partition(self, job_name: str, partition: str, tags: Mapping[str, str]) -> str:
-        run_id = self.real.submit_partition(job_name, partition, tags)
-        self.run_ids.append(run_id)
-        return run_id
-
-    def launch_backfill(self, job_name: str, partitions: Sequence[str], tags: Mapping[str, str]) -> str:
-        backfill_id = self.real.launch_backfill(job_name, partitions, tags)
-        self.backfill_ids.append(backfill_id)
-        return backfill_id
-
-    def run(self, run_id: str) -> RunInfo:
-        return self.real.run(run_id)
-
-    def in_progress_runs(self) -> tuple[RunInfo, ...]:
-        return self.real.in_progress_runs()
-
-    def terminate_run(self, run_id: str) -> RunInfo:
-        return self.real.terminate_run(run_id)
-
-    def backfill(self, backfill_id: str) -> BackfillInfo:
-        return self.real.backfill(backfill_id)
-
-    def cancel_backfill(self, backfill_id: str) -> BackfillInfo:
-        return self.real.cancel_backfill(backfill_id)
-
-    def stop_everything(self) -> None:
-        for backfill_id in self.backfill_ids:
-            if not self.real.backfill(backfill_id).finished:
-                self.real.cancel_backfill(backfill_id)
-        for run_id in self.run_ids:
-            self.terminate_when_possible(run_id)
-
-    def terminate_when_possible(self, run_id: str, timeout_s: float = 120.0) -> None:
-        """Terminate the run unless it has ended; a run still STARTING cannot be terminated yet, so try again."""
-        deadline = time.monotonic() + timeout_s
-        while not self.real.run(run_id).finished:
-            try:
-                self.real.terminate_run(run_id)
-                return
-            except Conflict:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+def terminate_when_possible(dagster: GraphQLDagsterClient, run_id: str, timeout_s: float = 120.0) -> None:
+    """Terminate the run unless it has ended; a run still STARTING cannot be terminated yet, so try again."""
+    deadline = time.monotonic() + timeout_s
+    while not dagster.run(run_id).finished:
+        try:
+            dagster.terminate_run(run_id)
+            return
+        except Conflict:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
-def dependency_really_down(service: str, settings: Settings) -> bool:
-    """Probe the engine a 503 named, directly."""
-    try:
-        if service.startswith("Dagster"):
-            GraphQLDagsterClient(settings.dagster_web_url).status()
-        elif service.startswith("Spark master"):
-            HttpSparkMasterClient(settings.master_web_url).cluster_state()
-        else:
-            return False
-    except ServiceUnavailable:
-        return True
-    return False
+FUZZ_EXAMPLES = 300
+"""Requests of the bounded schema probe: a few hundred, well under two minutes on a quiet machine."""
+FUZZ_SEED = 16
+"""A fixed seed: the same requests every run, so a failure reproduces."""
+FUZZ_EXPECTED = ["2xx", "401", "403", "404", "409", "422"]
+"""What a schema-valid request may get: what no schema can say (a partition not computed yet, a range longer than
+IOT_API_MAX_RANGE_HOURS, a run that has ended, an id that does not exist) is a 4xx with a message."""
 
 
-def test_fuzzing_the_schema_on_the_real_stack_gives_no_server_error(stack_settings: Settings) -> None:
-    """Schema-valid and schema-violating requests to every operation, answered by the real engines. Whatever the
-    fuzz manages to launch (a valid partition, a valid range) is stopped afterwards."""
-    dagster = RecordingDagster(GraphQLDagsterClient(stack_settings.dagster_web_url))
-    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(stack_settings, dagster=dagster))
+def test_a_bounded_schema_probe_of_the_served_api_finds_no_5xx_and_no_schema_violation(
+    stack_settings: Settings,
+) -> None:
+    """Every schemathesis check, positive and negative data, against the API the test stack serves, with a fixed
+    seed. DELETE is left out, so the probe stops no real work; whatever it launches is stopped afterwards."""
+    config = SchemathesisConfig.from_dict(
+        {"checks": {"positive_data_acceptance": {"expected-statuses": FUZZ_EXPECTED}}}
+    )
+    base = stack_settings.api_base_url
+    schema = schemathesis.openapi.from_url(f"{base}/openapi.json", config=config).exclude(method="DELETE")
     cases = st.one_of(schema.as_strategy(GenerationMode.POSITIVE), schema.as_strategy(GenerationMode.NEGATIVE))
     seen: set[str] = set()
+    started = time.time()
 
+    @seed(FUZZ_SEED)
     @given(case=cases)
-    @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-    def no_server_error(case: schemathesis.Case) -> None:
+    @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    def probe(case: schemathesis.Case) -> None:
         seen.add(f"{case.method} {case.path}")
-        response = case.call(headers=auth(stack_settings))
-        where = f"{case.method} {case.formatted_path}"
-        if response.status_code == 503:
-            detail = response.json()["detail"]
-            assert dependency_really_down(detail, stack_settings), f"{where}: 503 while every engine answers: {detail}"
-        else:
-            assert response.status_code < 500, f"{where}: {response.status_code} {response.text[:300]}"
-        case.validate_response(
-            response,
-            checks=[
-                status_code_conformance,
-                content_type_conformance,
-                response_schema_conformance,
-                negative_data_rejection,
-            ],
-        )
+        case.call_and_validate(base_url=base, headers=auth(stack_settings), timeout=30)  # every built-in check
 
     try:
-        no_server_error()
+        probe()
     finally:
-        dagster.stop_everything()
-        dagster.real.close()
-    assert len(seen) >= 10, f"the fuzz reached only {sorted(seen)}"
+        stop_what_the_api_launched_since(stack_settings, started)
+    assert len(seen) >= 8, f"the probe reached only {sorted(seen)}"
+
+
+def stop_what_the_api_launched_since(settings: Settings, since: float) -> None:
+    """Cancel the backfills and terminate the runs the API launched after ``since`` (epoch seconds)."""
+    dagster = GraphQLDagsterClient(settings.dagster_web_url)
+    try:
+        for backfill in dagster.find_backfills("REQUESTED"):
+            if backfill.tags.get("iot/submitted_by") == "api" and (backfill.created_at or NEVER).timestamp() > since:
+                dagster.cancel_backfill(backfill.backfill_id)
+        for run in dagster.find_runs("hourly_stats_job", {"iot/submitted_by": "api"}, UNFINISHED_RUN_STATUSES):
+            if (run.created_at or NEVER).timestamp() > since:
+                terminate_when_possible(dagster, run.run_id)
+    finally:
+        dagster.close()
+
+
+NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
 # --- stop: DELETE an application no run owns ------------------------------------------------------------------

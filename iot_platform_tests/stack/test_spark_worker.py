@@ -48,3 +48,7 @@ def test_worker_command_offers_the_configured_cores_and_memory(make_settings: Ca
     assert cmd[cmd.index("--cores") + 1] == "3"
     assert cmd[cmd.index("--memory") + 1] == "2g"
     assert settings.master_url in cmd
+
+
+def test_the_workers_ui_has_no_kill_links(make_settings: Callable[..., Settings]) -> None:
+    assert "-Dspark.ui.killEnabled=false" in SparkWorker(make_settings()).environment()["SPARK_WORKER_OPTS"].split()

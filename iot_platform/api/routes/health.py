@@ -1,12 +1,19 @@
-"""``GET /health`` (the process is up) and ``GET /ready`` (Dagster and the Spark master answer)."""
+"""``GET /health`` (the process is up) and ``GET /ready`` (Dagster and the Spark master answer).
+
+``/ready`` is polled by load balancers and orchestrators: it answers from readings shared for about a second
+(like ``/cluster/status``), and tells what is down, with versions and internal URLs, only to callers with the
+API token.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from iot_platform.api.deps import ClusterDep, DagsterDep
+from iot_platform.api.cluster_cache import CachedClusterState, TimedReading
+from iot_platform.api.deps import ClusterDep, DagsterDep, DagsterStatusDep, TokenPresented
 from iot_platform.api.schemas import DependencyCheck, Health, Readiness
+from iot_platform.clients.dagster import DagsterStatus
 from iot_platform.errors import ServiceUnavailable, UpstreamError
 from iot_platform.runs import HOURLY_STATS_JOB
 
@@ -19,38 +26,56 @@ async def health() -> Health:
     return Health()
 
 
+def _dagster_check(status: TimedReading[DagsterStatus], web_url: str) -> DependencyCheck:
+    try:
+        found = status.get()
+    except (ServiceUnavailable, UpstreamError) as exc:
+        return DependencyCheck(ok=False, detail=str(exc))
+    if HOURLY_STATS_JOB in found.jobs:
+        return DependencyCheck(ok=True, detail=f"Dagster {found.version} at {web_url}")
+    return DependencyCheck(
+        ok=False,
+        detail=f"Dagster unavailable: {web_url} answers but job {HOURLY_STATS_JOB} is not loaded; "
+        "check the code location in the Dagster UI",
+    )
+
+
+def _master_check(cluster: CachedClusterState) -> DependencyCheck:
+    try:
+        state = cluster.state()
+    except ServiceUnavailable as exc:
+        return DependencyCheck(ok=False, detail=str(exc))
+    return DependencyCheck(ok=True, detail=f"{state.master_url} {state.status}, {state.alive_workers} alive worker(s)")
+
+
+def readiness(checks: dict[str, DependencyCheck], *, detailed: bool) -> Readiness:
+    """The answer for these checks; without ``detailed`` only which engines answer (no versions, no URLs)."""
+    down = [name for name, check in checks.items() if not check.ok]
+    if not detailed:
+        checks = {name: DependencyCheck(ok=check.ok, detail=None) for name, check in checks.items()}
+    if not down:
+        return Readiness(status="ready", detail="Dagster and the Spark master answer", checks=checks)
+    if detailed:
+        detail = "; ".join(check.detail or name for name, check in checks.items() if not check.ok)
+    else:
+        detail = f"not answering: {', '.join(down)} (send the API token for details)"
+    return Readiness(status="not ready", detail=detail, checks=checks)
+
+
 @router.get(
     "/ready",
     summary="Dagster and the Spark master answer",
     response_model=Readiness,
     responses={503: {"model": Readiness, "description": "Not ready: `detail` names what is down."}},
 )
-def ready(dagster: DagsterDep, cluster: ClusterDep) -> Readiness | JSONResponse:
-    """Ready when Dagster answers with the platform's jobs loaded and the Spark master answers; else HTTP 503."""
-    checks: dict[str, DependencyCheck] = {}
-    try:
-        status = dagster.status()
-    except (ServiceUnavailable, UpstreamError) as exc:
-        checks["dagster"] = DependencyCheck(ok=False, detail=str(exc))
-    else:
-        if HOURLY_STATS_JOB in status.jobs:
-            checks["dagster"] = DependencyCheck(ok=True, detail=f"Dagster {status.version} at {dagster.web_url}")
-        else:
-            checks["dagster"] = DependencyCheck(
-                ok=False,
-                detail=f"Dagster unavailable: {dagster.web_url} answers but job {HOURLY_STATS_JOB} is not loaded; "
-                "check the code location in the Dagster UI",
-            )
-    try:
-        state = cluster.state(fresh=True)
-    except ServiceUnavailable as exc:
-        checks["spark_master"] = DependencyCheck(ok=False, detail=str(exc))
-    else:
-        checks["spark_master"] = DependencyCheck(
-            ok=True, detail=f"{state.master_url} {state.status}, {state.alive_workers} alive worker(s)"
-        )
-    down = [check.detail for check in checks.values() if not check.ok]
-    if not down:
-        return Readiness(status="ready", detail="Dagster and the Spark master answer", checks=checks)
-    body = Readiness(status="not ready", detail="; ".join(down), checks=checks)
+def ready(
+    dagster: DagsterDep, status: DagsterStatusDep, cluster: ClusterDep, detailed: TokenPresented
+) -> Readiness | JSONResponse:
+    """Ready when Dagster answers with the platform's jobs loaded and the Spark master answers; else HTTP 503.
+    Readings are shared for about a second; each check's ``detail`` (versions, URLs, errors) is given only to
+    callers that send the API token."""
+    checks = {"dagster": _dagster_check(status, dagster.web_url), "spark_master": _master_check(cluster)}
+    body = readiness(checks, detailed=detailed)
+    if body.status == "ready":
+        return body
     return JSONResponse(status_code=503, content=body.model_dump(mode="json"))

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from iot_platform.api.cluster_cache import CachedClusterState, TimedReading
 from iot_platform.api.connect_server import runs_in, shared_server_ids
@@ -37,6 +37,13 @@ from iot_platform.api.schemas import (
     SubmitRequest,
     SubmitResult,
     ValidationErrorBody,
+)
+from iot_platform.api.submissions import (
+    IDEMPOTENCY_KEY_PATTERN,
+    IDEMPOTENCY_KEY_TAG,
+    SUBMIT_LOCK,
+    earlier_backfill,
+    earlier_run,
 )
 from iot_platform.api.validation import validate_partition, validate_range
 from iot_platform.clients.dagster import BackfillInfo, DagsterClient, RunInfo
@@ -278,7 +285,7 @@ def stop_app(
             message=f"the Spark master killed the platform's shared Spark Connect server {app_id} (force=true); "
             f"{len(runs)} run(s) on it fail; `iot-platform stack up` starts the server again",
         )
-    return _stop_run_app(app, cluster, dagster, response)
+    return _stop_run_app(app, view, cluster, dagster, response)
 
 
 def shared_server_message(app_id: str, runs: Sequence[RunInfo]) -> str:
@@ -302,50 +309,73 @@ def _describe(run: RunInfo) -> str:
 
 
 def _stop_run_app(
-    app: SparkApplication, cluster: CachedClusterState, dagster: DagsterClient, response: Response
+    app: SparkApplication, view: SparkView, cluster: CachedClusterState, dagster: DagsterClient, response: Response
 ) -> StopAppResult:
-    """Stop an application of a run's own through its run (202), or kill it when no active run owns it (200)."""
+    """Stop an application through the run that recorded it as its own (202), or kill it at the master when no
+    run in progress did (200).
+
+    Ownership is what the run recorded (its ``iot/spark_app_id`` tag), never the application's name: an
+    application named after a run it does not belong to is killed, and that run is left alone.
+    """
     app_id = app.id
-    if app.dagster_run_id is not None:
+    owners = [run for run in runs_in(app_id, view.runs) if not run.finished]
+    stopping: list[RunInfo] = []
+    for owner in owners:
         try:
-            run: RunInfo | None = dagster.run(app.dagster_run_id)
-        except NotFound:
-            run = None  # launched by another Dagster instance: only the master can stop it
-        if run is not None and not run.finished:
-            if run.status != "CANCELING":
-                try:
-                    run = dagster.terminate_run(run.run_id)
-                except Conflict:
-                    run = None  # the run ended meanwhile; its application, still active, is killed below
-            if run is not None:
-                cluster.invalidate()
-                return StopAppResult(
-                    success=True,
-                    app_id=app_id,
-                    dagster_run_id=run.run_id,
-                    action="run_terminated",
-                    state=run.status,
-                    message=f"terminating Dagster run {run.run_id}, which owns {app_id}; "
-                    f"follow it at /api/v1/jobs/runs/{run.run_id}",
-                )
+            stopping.append(owner if owner.status == "CANCELING" else dagster.terminate_run(owner.run_id))
+        except Conflict:
+            continue  # the run ended meanwhile; if no owner is left, the application is killed below
+    if stopping:
+        cluster.invalidate()
+        run = stopping[0]
+        return StopAppResult(
+            success=True,
+            app_id=app_id,
+            dagster_run_id=run.run_id,
+            action="run_terminated",
+            state=run.status,
+            message=f"terminating Dagster run {run.run_id}, which recorded {app_id} as its Spark application; "
+            f"follow it at /api/v1/jobs/runs/{run.run_id}",
+        )
     killed = cluster.kill_application(app_id)
     response.status_code = 200
+    claimed = f" (its name claims run {app.dagster_run_id}, which did not record it)" if app.dagster_run_id else ""
     return StopAppResult(
         success=True,
         app_id=app_id,
-        dagster_run_id=app.dagster_run_id,
+        dagster_run_id=None,
         action="application_killed",
         state=killed.state,
-        message=f"no active Dagster run owns {app_id}: the Spark master killed it",
+        message=f"no Dagster run in progress recorded {app_id} as its application{claimed}: the Spark master killed it",
     )
 
 
 # --- runs and backfills ------------------------------------------------------------------------------------
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="Any id of the caller's choosing (e.g. a UUID): repeating a submission with the same key returns "
+        "the run or backfill it first launched (HTTP 200), whatever its status.",
+    ),
+]
+Force = Annotated[
+    bool,
+    Query(description="Launch even when the same job is already queued or running for the same partition(s)."),
+]
+
+
 @router.post(
     "/submit",
     summary="Run a job for one partition, or backfill a range of partitions",
     status_code=202,
     responses={
+        200: {
+            "model": SubmitResult,
+            "description": "Nothing launched: the same job is already queued or running for the same partition(s), "
+            "or the Idempotency-Key was used before; `existing` is true and the ids name that run or backfill.",
+        },
         400: {"model": ErrorBody, "description": "The body cannot be read (not UTF-8 JSON)."},
         **_auth,
         404: {"model": ErrorBody, "description": "Dagster has not loaded the job."},
@@ -359,22 +389,20 @@ def submit(
     now: NowDep,
     request: Request,
     response: Response,
+    idempotency_key: IdempotencyKey = None,
+    force: Force = False,
 ) -> SubmitResult:
     """One ``partition`` queues one Dagster run; ``start``..``end`` (inclusive) launches a partition backfill.
     Partitions are completed UTC hours from IOT_PARTITIONS_START on; a range holds at most
-    IOT_API_MAX_RANGE_HOURS hours."""
+    IOT_API_MAX_RANGE_HOURS hours. Submitting work that is already queued or running returns that run or
+    backfill with HTTP 200 (``existing``: true) unless ``force=true``."""
     job_name = JOBS[body.job]
     tags = {SUBMITTED_BY_TAG: "api"}
+    if idempotency_key is not None:
+        tags[IDEMPOTENCY_KEY_TAG] = idempotency_key
     if body.partition is not None:
         key = validate_partition(body.partition, partitions_start=settings.partitions_start, now=now)
-        run_id = dagster.submit_partition(job_name, key, tags)
-        response.headers["Location"] = str(request.url_for("get_run", run_id=run_id))
-        return SubmitResult(
-            success=True,
-            run_id=run_id,
-            partition=key,
-            message=f"queued Dagster run {run_id} of {job_name} for {key}; follow it at /api/v1/jobs/runs/{run_id}",
-        )
+        return _submit_partition(Submission(dagster, job_name, tags, force, request, response), key)
     assert body.start is not None and body.end is not None  # SubmitRequest guarantees one of the two forms
     keys = validate_range(
         body.start,
@@ -383,16 +411,70 @@ def submit(
         now=now,
         max_hours=settings.api_max_range_hours,
     )
-    backfill_id = dagster.launch_backfill(job_name, keys, tags)
-    response.headers["Location"] = str(request.url_for("get_backfill", backfill_id=backfill_id))
+    return _submit_range(Submission(dagster, job_name, tags, force, request, response), keys)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One submit request as its two forms handle it: where it goes, its tags, whether it is forced."""
+
+    dagster: DagsterClient
+    job_name: str
+    tags: dict[str, str]
+    force: bool
+    request: Request
+    response: Response
+
+
+def _submit_partition(submission: Submission, key: str) -> SubmitResult:
+    """Queue a run for one partition, or answer with the run that already does that work (200)."""
+    dagster, job_name, tags, response = submission.dagster, submission.job_name, submission.tags, submission.response
+    with SUBMIT_LOCK:
+        earlier = earlier_run(dagster, job_name, key, tags.get(IDEMPOTENCY_KEY_TAG), force=submission.force)
+        run_id = earlier.run_id if earlier is not None else dagster.submit_partition(job_name, key, tags)
+    response.headers["Location"] = _relative(submission.request.url_for("get_run", run_id=run_id))
+    follow = f"follow it at /api/v1/jobs/runs/{run_id}"
+    if earlier is None:
+        message = f"queued Dagster run {run_id} of {job_name} for {key}; {follow}"
+    else:
+        response.status_code = 200
+        message = (
+            f"Dagster run {run_id} of {job_name} for {key} is already {earlier.status}: nothing new was queued "
+            f"(repeat with force=true to queue another); {follow}"
+        )
+    return SubmitResult(success=True, run_id=run_id, partition=key, existing=earlier is not None, message=message)
+
+
+def _submit_range(submission: Submission, keys: list[str]) -> SubmitResult:
+    """Launch a backfill over ``keys``, or answer with the backfill that already does that work (200)."""
+    dagster, job_name, tags, response = submission.dagster, submission.job_name, submission.tags, submission.response
+    with SUBMIT_LOCK:
+        earlier = earlier_backfill(dagster, job_name, keys, tags.get(IDEMPOTENCY_KEY_TAG), force=submission.force)
+        backfill_id = earlier.backfill_id if earlier is not None else dagster.launch_backfill(job_name, keys, tags)
+    response.headers["Location"] = _relative(submission.request.url_for("get_backfill", backfill_id=backfill_id))
+    span = f"{len(keys)} hour(s) {keys[0]}..{keys[-1]}"
+    follow = f"follow it at /api/v1/jobs/backfills/{backfill_id}"
+    if earlier is None:
+        message = f"launched backfill {backfill_id} of {job_name} over {span}; {follow}"
+    else:
+        response.status_code = 200
+        message = (
+            f"backfill {backfill_id} of {job_name} over {span} is already {earlier.status}: nothing new was "
+            f"launched (repeat with force=true to launch another); {follow}"
+        )
     return SubmitResult(
         success=True,
         backfill_id=backfill_id,
         start=keys[0],
         end=keys[-1],
-        message=f"launched backfill {backfill_id} of {job_name} over {len(keys)} hour(s) {keys[0]}..{keys[-1]}; "
-        f"follow it at /api/v1/jobs/backfills/{backfill_id}",
+        existing=earlier is not None,
+        message=message,
     )
+
+
+def _relative(url: object) -> str:
+    """The path of a URL the app built: the scheme and host a request claims never reach an answer."""
+    return str(getattr(url, "path", url))
 
 
 @router.get("/runs/{run_id}", summary="A Dagster run and the Spark application its work ran in", responses=_not_found)
