@@ -10,10 +10,22 @@ from pyiceberg.types import LongType, StringType, TimestamptzType
 from pyspark.sql import types as T
 
 from iot_platform import tables
-from iot_platform.api.schemas import HourlyStatsRow
+from iot_platform.api.alerts_reader import ALERT_COLUMNS
+from iot_platform.api.schemas import AlertRow, HourlyStatsRow, Sensor, SensorRules
+from iot_platform.api.sensors_reader import RULE_FIELDS
 from iot_platform.api.stats_reader import COLUMNS as API_COLUMNS
 from iot_platform.assets.hourly_stats import PREVIEW_SCHEMA
-from iot_platform.tables import HOURLY_STATS_TABLE, REJECTED_READINGS_TABLE, TABLES, Column, ColumnType, Table
+from iot_platform.registry import RuleParams
+from iot_platform.tables import (
+    HOURLY_STATS_TABLE,
+    REJECTED_READINGS_TABLE,
+    SENSOR_ALERTS_TABLE,
+    SENSOR_STATE_TABLE,
+    TABLES,
+    Column,
+    ColumnType,
+    Table,
+)
 
 PROPERTIES = (
     "TBLPROPERTIES ('format-version'='2', 'write.parquet.compression-codec'='zstd', "
@@ -229,3 +241,34 @@ def test_comments_are_quoted_for_spark() -> None:
     column = Column("note", ColumnType.STRING, nullable=True, comment="it's a \\ path")
 
     assert column.sql() == "note string COMMENT 'it\\'s a \\\\ path'"
+
+
+def test_api_alert_row_matches_the_contract() -> None:
+    """``GET /alerts`` serves every column of ``iot.sensor_alerts`` with its type and nullability, in order."""
+    expected = [
+        (c.name, c.type.python_type | None if c.nullable else c.type.python_type) for c in SENSOR_ALERTS_TABLE.columns
+    ]
+
+    assert api_fields(AlertRow) == expected
+    assert SENSOR_ALERTS_TABLE.column_names == ALERT_COLUMNS
+
+
+def test_api_sensor_fields_from_the_state_table_have_its_types() -> None:
+    """What ``GET /sensors`` takes from ``iot.sensor_state`` keeps the column's type (null: never seen)."""
+    fields = dict(api_fields(Sensor))
+
+    for name in ("sensor_type", "location", "unit", "last_reading_at", "last_value"):
+        assert fields[name] == SENSOR_STATE_TABLE.column(name).type.python_type | None, name
+
+
+def test_api_sensor_rules_are_the_registry_parameters() -> None:
+    """A sensor's ``rules`` are the registry's effective parameters, less the sensor's identity."""
+    import typing
+
+    hints = typing.get_type_hints(RuleParams)
+
+    assert list(SensorRules.model_fields) == list(RULE_FIELDS)
+    assert set(RuleParams.__dataclass_fields__) - set(RULE_FIELDS) == {"sensor_id", "sensor_type", "location", "unit"}
+    assert {name: field.annotation for name, field in SensorRules.model_fields.items()} == {
+        name: hints[name] for name in RULE_FIELDS
+    }

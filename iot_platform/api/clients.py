@@ -1,5 +1,5 @@
 """The clients one API process shares between requests: Dagster (its runs in progress cached), the Spark master
-(cached), the Spark Connect server's application id (cached), the stats table.
+(cached), the Spark Connect server's application id (cached), the Iceberg tables (statistics, alerts, sensors).
 
 Each is made on first use (so a missing engine fails the requests that need it, not the process) and closed
 when the app's lifespan ends. Unit tests pass fakes instead.
@@ -11,13 +11,19 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from iot_platform.api.alerts_reader import IcebergAlertsReader
 from iot_platform.api.cluster_cache import CONNECT_SERVER_TTL_S, DEFAULT_TTL_S, CachedClusterState, TimedReading
 from iot_platform.api.connect_server import server_application_id
+from iot_platform.api.iceberg_tables import CatalogTables
+from iot_platform.api.sensors_reader import SensorsReader
 from iot_platform.api.stats_reader import HourlyStatsReader, IcebergHourlyStatsReader
 from iot_platform.clients.dagster import DagsterClient, GraphQLDagsterClient, RunInfo
 from iot_platform.clients.spark_master import HttpSparkMasterClient, SparkMasterClient
 
 if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
+
+    from iot_platform.registry import SensorRegistry
     from iot_platform.settings import Settings
 
 
@@ -27,17 +33,20 @@ class ApiClients:
     def __init__(
         self,
         settings: Settings,
+        registry: SensorRegistry,
         *,
         dagster: DagsterClient | None = None,
         spark_master: SparkMasterClient | None = None,
         stats: HourlyStatsReader | None = None,
         connect_server_id: Callable[[], str | None] | None = None,
         cluster_ttl_s: float = DEFAULT_TTL_S,
+        catalog_factory: Callable[[], Catalog] | None = None,
     ) -> None:
         """Collect the clients; any not given is made from ``settings`` on first use.
 
         Args:
             settings: The API's settings.
+            registry: The platform's sensor registry.
             dagster: A Dagster client (default: GraphQL against ``settings.dagster_web_url``).
             spark_master: A master client (default: HTTP against ``settings.master_web_url``).
             stats: A reader of ``iot.hourly_stats`` (default: pyiceberg on the platform's catalog).
@@ -45,7 +54,16 @@ class ApiClients:
                 (default: a short session at ``settings.connect_url``).
             cluster_ttl_s: How long a reading of the master's state (and of Dagster's runs in progress) is shared
                 between requests.
+            catalog_factory: Opens the Iceberg catalog (default: the platform's, from ``settings``).
         """
+        from iot_platform.clients.iceberg import load_catalog
+
+        self.tables = CatalogTables(catalog_factory or (lambda: load_catalog(settings)))
+        """The catalog's tables, shared by the readers of statistics, alerts and sensors."""
+        self.alerts = IcebergAlertsReader(self.tables)
+        """The reader of ``iot.sensor_alerts``."""
+        self.sensors = SensorsReader(self.tables, registry, self.alerts)
+        """The reader of what ``GET /sensors`` shows."""
         self._settings = settings
         self._dagster = dagster
         self._spark_master = spark_master
@@ -97,7 +115,7 @@ class ApiClients:
         """The reader of ``iot.hourly_stats``."""
         with self._lock:
             if self._stats is None:
-                self._stats = IcebergHourlyStatsReader(self._settings)
+                self._stats = IcebergHourlyStatsReader(self._settings, tables=self.tables)
             return self._stats
 
     def close(self) -> None:

@@ -13,9 +13,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from iot_platform.api.alerts_reader import IcebergAlertsReader
 from iot_platform.api.clients import ApiClients
 from iot_platform.api.cluster_cache import CachedClusterState, TimedReading
 from iot_platform.api.errors import AuthenticationRequired, PermissionDenied, TokenNotConfigured
+from iot_platform.api.sensors_reader import SensorsReader
 from iot_platform.api.stats_reader import HourlyStatsReader
 from iot_platform.clients.dagster import DagsterClient, RunInfo
 from iot_platform.settings import Settings
@@ -62,6 +64,18 @@ async def get_stats(request: Request) -> HourlyStatsReader:
     return clients.stats
 
 
+async def get_alerts(request: Request) -> IcebergAlertsReader:
+    """The reader of ``iot.sensor_alerts``."""
+    clients: ApiClients = request.app.state.clients
+    return clients.alerts
+
+
+async def get_sensors(request: Request) -> SensorsReader:
+    """The reader of the sensors' state, recent readings and open alerts."""
+    clients: ApiClients = request.app.state.clients
+    return clients.sensors
+
+
 async def utc_now() -> dt.datetime:
     """The current time (a dependency so tests can fix it)."""
     return dt.datetime.now(dt.UTC)
@@ -100,6 +114,8 @@ ClusterDep = Annotated[CachedClusterState, Depends(get_cluster)]
 InProgressRunsDep = Annotated[TimedReading[tuple[RunInfo, ...]], Depends(get_in_progress_runs)]
 ConnectServerDep = Annotated[TimedReading[str | None], Depends(get_connect_server)]
 StatsDep = Annotated[HourlyStatsReader, Depends(get_stats)]
+AlertsDep = Annotated[IcebergAlertsReader, Depends(get_alerts)]
+SensorsDep = Annotated[SensorsReader, Depends(get_sensors)]
 NowDep = Annotated[dt.datetime, Depends(utc_now)]
 Authorized = Annotated[None, Depends(require_token)]
 """Add ``_: Authorized`` to an endpoint to require the bearer token."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,7 +23,8 @@ from iot_platform.api.errors import (
     PermissionDenied,
     TokenNotConfigured,
 )
-from iot_platform.api.routes import cluster, health, jobs, stats
+from iot_platform.api.paging import NEXT_CURSOR_HEADER
+from iot_platform.api.routes import alerts, cluster, health, jobs, sensors, stats
 from iot_platform.api.stats_reader import HourlyStatsReader
 from iot_platform.clients.dagster import DagsterClient
 from iot_platform.clients.spark_master import SparkMasterClient
@@ -37,7 +38,11 @@ from iot_platform.errors import (
     UnknownJob,
     UpstreamError,
 )
+from iot_platform.registry import SensorRegistry, load_registry
 from iot_platform.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
 
 API_PREFIX = "/api/v1"
 
@@ -102,6 +107,8 @@ def create_app(
     stats_reader: HourlyStatsReader | None = None,
     connect_server_id: Callable[[], str | None] | None = None,
     cluster_ttl_s: float = DEFAULT_TTL_S,
+    registry: SensorRegistry | None = None,
+    catalog_factory: Callable[[], Catalog] | None = None,
 ) -> FastAPI:
     """Build the API.
 
@@ -113,18 +120,25 @@ def create_app(
         connect_server_id: Asks the Spark Connect server for its application id, ``None`` when it cannot
             (default: a short session at ``settings.connect_url``).
         cluster_ttl_s: How long one reading of the master's state answers concurrent requests.
+        registry: The sensor registry (default: loaded from ``settings.sensor_registry``, once, here).
+        catalog_factory: Opens the Iceberg catalog the readers share (default: the platform's).
 
     Returns:
         The FastAPI application; its lifespan closes the clients it made.
+
+    Raises:
+        ConfigurationError: the sensor registry cannot be read or is invalid (the message names the field).
     """
     settings = settings or load_settings()
     clients = ApiClients(
         settings,
+        registry or load_registry(settings.sensor_registry),
         dagster=dagster,
         spark_master=spark_master,
         stats=stats_reader,
         connect_server_id=connect_server_id,
         cluster_ttl_s=cluster_ttl_s,
+        catalog_factory=catalog_factory,
     )
 
     @asynccontextmanager
@@ -138,7 +152,8 @@ def create_app(
     app = FastAPI(
         title="IoT platform API",
         version="1.0.0",
-        summary="Launch and stop the platform's Dagster runs, watch the Spark cluster, read hourly statistics.",
+        summary="Launch and stop the platform's Dagster runs, watch the Spark cluster, read hourly statistics, "
+        "sensors and their alerts.",
         description=(
             "Calls that launch or stop work need `Authorization: Bearer <IOT_API_TOKEN>` (401 without, 403 with a "
             'wrong token, 503 when the API has no token configured). Errors answer `{"detail": "..."}`; '
@@ -156,9 +171,9 @@ def create_app(
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
-            expose_headers=["Location", "Link", stats.NEXT_CURSOR_HEADER],
+            expose_headers=["Location", "Link", NEXT_CURSOR_HEADER],
         )
     app.include_router(health.router)
-    for router in (cluster.router, jobs.router, stats.router):
+    for router in (cluster.router, jobs.router, stats.router, alerts.router, sensors.router):
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -248,3 +248,91 @@ class HourlyStatsRow(BaseModel):
     stddev_value: float | None = Field(description="Sample standard deviation; null when reading_count is 1.")
     reading_count: int
     processed_at: dt.datetime
+
+
+# --- sensor monitoring -------------------------------------------------------------------------------------
+class AlertRow(BaseModel):
+    """One alert episode of ``iot.sensor_alerts``: a rule's condition on one sensor, from start to resolution."""
+
+    alert_id: str = Field(description="Deterministic id of the episode (hash of rule, sensor_id and started_at).")
+    sensor_id: str
+    sensor_type: str | None
+    location: str | None
+    rule: str = Field(description="threshold, stuck, silent, rate_of_change, unknown_sensor or rejected_burst.")
+    severity: str = Field(description="critical, warning or info.")
+    state: str = Field(description="open or resolved.")
+    started_at: dt.datetime = Field(
+        description="Event time of the first offending reading (silent: of the last reading before the gap)."
+    )
+    last_seen_at: dt.datetime = Field(description="Event time of the last offending reading.")
+    resolved_at: dt.datetime | None = Field(description="When the condition cleared; null while open.")
+    peak_value: float | None = Field(description="The most extreme value (or rate) involved.")
+    threshold: float | None = Field(description="The limit the rule compared with.")
+    readings: int = Field(description="Readings (or records) involved.")
+    detail: str | None = Field(description="What happened, in words.")
+    evaluated_at: dt.datetime = Field(description="When the episode was last written.")
+
+
+class AlertStateFilter(StrEnum):
+    """Which episodes ``GET /alerts`` returns."""
+
+    OPEN = "open"
+    RESOLVED = "resolved"
+    ALL = "all"
+
+
+class SensorStatus(StrEnum):
+    """A sensor's condition now: ``unknown`` (not in the registry), ``silent`` (an open silent alert, or a
+    registered sensor with no reading on record), ``alerting`` (any other open alert) or ``ok``."""
+
+    OK = "ok"
+    ALERTING = "alerting"
+    SILENT = "silent"
+    UNKNOWN = "unknown"
+
+
+class Sensor(BaseModel):
+    """A sensor of the registry, or one seen on the topic that the registry does not list."""
+
+    sensor_id: str
+    sensor_type: str | None = Field(description="From the registry; for an unknown sensor, as its readings say.")
+    location: str | None
+    unit: str | None
+    status: SensorStatus
+    last_reading_at: dt.datetime | None = Field(description="Event time of its latest stored reading; null: none.")
+    last_value: float | None
+    readings_last_hour: int = Field(description="Stored readings with an event time in the last hour.")
+    open_alerts: int = Field(description="Its open alert episodes.")
+
+
+class SensorRules(BaseModel):
+    """The effective thresholds and rule settings of a sensor (registry defaults, type, overrides); a null limit
+    means the rule is off."""
+
+    registered: bool = Field(description="False: the type's settings, applied to a sensor the registry lacks.")
+    expected_interval_s: float
+    threshold_min: float | None
+    threshold_max: float | None
+    threshold_min_readings: int
+    threshold_min_seconds: float
+    threshold_hysteresis: float
+    threshold_severity: str
+    stuck_seconds: float | None
+    stuck_epsilon: float
+    stuck_severity: str
+    silent_seconds: float | None
+    silent_severity: str
+    rate_max_per_second: float | None
+    rate_severity: str
+    rejected_window_seconds: float | None
+    rejected_max_share: float
+    rejected_min_records: int
+    rejected_severity: str
+    unknown_severity: str | None
+
+
+class SensorDetail(Sensor):
+    """A sensor with its open alerts and the rule settings that apply to it."""
+
+    alerts: list[AlertRow] = Field(description="Its open alert episodes, newest first.")
+    rules: SensorRules | None = Field(description="Null for a sensor of a type the registry does not know.")

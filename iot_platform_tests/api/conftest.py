@@ -1,5 +1,5 @@
-"""An API wired to fakes of Dagster, the Spark master, the Spark Connect server and the stats table, with a fixed
-clock and token."""
+"""An API wired to fakes of Dagster, the Spark master, the Spark Connect server and the stats table, and to a real
+(temporary, empty) Iceberg catalog for the monitoring tables, with a fixed clock and token."""
 
 from __future__ import annotations
 
@@ -10,14 +10,16 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pyiceberg.catalog.sql import SqlCatalog
 
 from iot_platform.api.deps import utc_now
 from iot_platform.api.main import create_app
 from iot_platform.settings import Settings, load_settings
 from iot_platform_tests.api.fakes import FakeConnectServer, FakeDagster, FakeMaster, FakeStats
+from iot_platform_tests.api.monitoring_tables import NOW, make_catalog
 
-NOW = dt.datetime(2026, 11, 24, 10, 30, tzinfo=dt.UTC)
-"""The fixed current time: 2026-11-24-09:00 is the latest complete hour, 10:00 is still running."""
+__all__ = ["NOW"]
+"""``NOW``, the fixed current time: 2026-11-24-09:00 is the latest complete hour, 10:00 is still running."""
 TOKEN = "unit-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ALLOWED_ORIGIN = "https://dashboard.example"
@@ -33,6 +35,8 @@ class Api:
     stats: FakeStats
     settings: Settings
     connect_server: FakeConnectServer
+    catalog: SqlCatalog
+    """The catalog the alerts and sensors endpoints read (empty until a test writes to it)."""
 
 
 def unit_settings(state_dir: Path, **overrides: object) -> Settings:
@@ -51,10 +55,18 @@ def unit_settings(state_dir: Path, **overrides: object) -> Settings:
 def make_api(settings: Settings, *, fixture: str = "master_app_running_and_waiting.json") -> Iterator[Api]:
     """Build the app on fakes and yield a client inside its lifespan."""
     dagster, master, stats, server = FakeDagster(), FakeMaster(fixture), FakeStats(), FakeConnectServer()
-    app = create_app(settings, dagster=dagster, spark_master=master, stats_reader=stats, connect_server_id=server)
+    catalog = make_catalog(settings.state_dir / "iceberg")
+    app = create_app(
+        settings,
+        dagster=dagster,
+        spark_master=master,
+        stats_reader=stats,
+        connect_server_id=server,
+        catalog_factory=lambda: catalog,
+    )
     app.dependency_overrides[utc_now] = lambda: NOW
     with TestClient(app) as client:
-        yield Api(client, dagster, master, stats, settings, server)
+        yield Api(client, dagster, master, stats, settings, server, catalog)
 
 
 @pytest.fixture

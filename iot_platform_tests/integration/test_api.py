@@ -37,6 +37,7 @@ from iot_platform.clients.dagster import BackfillInfo, DagsterStatus, GraphQLDag
 from iot_platform.clients.spark_master import HttpSparkMasterClient
 from iot_platform.errors import Conflict, ServiceUnavailable
 from iot_platform.partitions import partition_key
+from iot_platform.registry import load_registry
 from iot_platform.settings import Settings
 from iot_platform_tests.integration.pipeline_support import produce, reading
 
@@ -99,6 +100,20 @@ def produce_hour(settings: Settings, prefix: str, hour: dt.datetime, sensors: in
     return values
 
 
+def run_partition(api: TestClient, settings: Settings, key: str) -> dict[str, Any]:
+    """Submit ``hourly_stats`` for one partition through the API, wait for the run and check that it succeeded."""
+    response = api.post("/api/v1/jobs/submit", json={"job": "hourly_stats", "partition": key}, headers=auth(settings))
+    assert response.status_code == 202, response.text
+    run_id = response.json()["run_id"]
+    run: dict[str, Any] = poll(
+        f"run {run_id} finished",
+        lambda: get_json(api, f"/api/v1/jobs/runs/{run_id}"),
+        lambda r: r["status"] in FINISHED,
+    )
+    assert run["status"] == "SUCCESS", run
+    return run
+
+
 def unique_prefix() -> str:
     return f"APIT{uuid.uuid4().hex[:8].upper()}"
 
@@ -155,24 +170,14 @@ def test_a_submitted_partition_runs_and_its_rows_are_readable(api: TestClient, s
     values = produce_hour(stack_settings, prefix, hour)
     key = partition_key(hour)
 
-    response = api.post(
-        "/api/v1/jobs/submit", json={"job": "hourly_stats", "partition": key}, headers=auth(stack_settings)
-    )
-    assert response.status_code == 202, response.text
-    run_id = response.json()["run_id"]
-    run = poll(
-        f"run {run_id} finished",
-        lambda: get_json(api, f"/api/v1/jobs/runs/{run_id}"),
-        lambda r: r["status"] in FINISHED,
-    )
-    assert run["status"] == "SUCCESS", run
+    run = run_partition(api, stack_settings, key)
     assert (run["job_name"], run["partition"]) == ("hourly_stats_job", key)
 
     server_id = connect_server_app_id(stack_settings)
     assert run["spark_app_id"] == server_id, "the run's work ran on the shared Spark Connect server"
     app = get_json(api, f"/api/v1/jobs/apps/{server_id}")
     assert (app["name"], app["shared"], app["active"]) == ("iot-platform:connect-server", True, True)
-    assert run_id not in {r["run_id"] for r in app["runs"]}, "a finished run is not executing on the server"
+    assert run["run_id"] not in {r["run_id"] for r in app["runs"]}, "a finished run is not executing on the server"
     shared = [app for app in get_json(api, "/api/v1/jobs/apps") if app["shared"]]
     assert [app["app_id"] for app in shared] == [server_id]
 
@@ -211,6 +216,43 @@ def test_a_submitted_partition_runs_and_its_rows_are_readable(api: TestClient, s
     paged = [(r["window_start"], r["sensor_id"]) for r in page.json() + rest]
     whole = get_json(api, "/api/v1/stats/hourly", start=hour.isoformat(), end=(hour + HOUR).isoformat(), limit=10_000)
     assert paged == [(r["window_start"], r["sensor_id"]) for r in whole]
+
+
+# --- sensor monitoring: the registry's sensors with live readings ---------------------------------------------
+def test_sensors_list_the_registrys_sensors_with_their_live_readings(api: TestClient, stack_settings: Settings) -> None:
+    """Readings of every registry sensor (and of one unregistered sensor) from half a minute ago, ingested by a
+    run: the sensors list shows the twelve registry sensors first, each with its readings of the last hour and
+    the time of its latest one, then the unregistered one as unknown."""
+    registry = load_registry(stack_settings.sensor_registry)
+    now = dt.datetime.now(dt.UTC)
+    stranger = f"{unique_prefix()}-X"
+    times = [now - dt.timedelta(seconds=30), now - dt.timedelta(seconds=20)]
+    middle = {name: (spec.threshold_min + spec.threshold_max) / 2 for name, spec in registry.types.items()}
+    records = [
+        reading(sensor.id, at, middle[sensor.type] + i / 10, sensor.type)
+        for sensor in registry.sensors
+        for i, at in enumerate(times)
+    ]
+    produce(stack_settings, [*records, reading(stranger, times[-1], 21.0)])
+    run_partition(api, stack_settings, partition_key(now - HOUR))  # ingests everything new first
+
+    sensors = get_json(api, "/api/v1/sensors")
+    assert len(registry.sensors) == 12
+    assert [s["sensor_id"] for s in sensors[:12]] == [sensor.id for sensor in registry.sensors]
+    for sensor, entry in zip(sensors[:12], registry.sensors, strict=True):
+        assert (sensor["sensor_type"], sensor["location"]) == (entry.type, entry.location)
+        assert sensor["unit"] == registry.types[entry.type].unit
+        assert sensor["readings_last_hour"] >= 2, sensor
+        assert dt.datetime.fromisoformat(sensor["last_reading_at"]) >= times[-1].replace(microsecond=0), sensor
+        assert sensor["status"] in {"ok", "alerting", "silent"}, sensor
+    unknown = {s["sensor_id"]: s for s in sensors[12:]}
+    assert unknown[stranger]["status"] == "unknown" and unknown[stranger]["readings_last_hour"] == 1
+
+    one = get_json(api, f"/api/v1/sensors/{registry.sensors[0].id}")
+    assert one["rules"]["threshold_max"] == registry.types[registry.sensors[0].type].threshold_max
+    assert api.get(f"/api/v1/sensors/{unique_prefix()}-NONE").status_code == 404
+    alerts = api.get("/api/v1/alerts", params={"state": "open", "limit": 10})
+    assert alerts.status_code == 200 and isinstance(alerts.json(), list)
 
 
 # --- a range: one backfill over every hour ---------------------------------------------------------------------

@@ -9,11 +9,18 @@ from pydantic import TypeAdapter
 
 from iot_platform.api.deps import StatsDep
 from iot_platform.api.errors import InvalidQuery
-from iot_platform.api.schemas import ErrorBody, HourlyStatsRow, ValidationErrorBody
-from iot_platform.api.stats_reader import DEFAULT_LIMIT, INSTANT_PATTERN, MAX_LIMIT, Cursor, StatsQuery
+from iot_platform.api.paging import INSTANT_PATTERN, PAGE_HEADERS, Cursor, paged_response
+from iot_platform.api.query_params import (
+    READ_ERRORS,
+    CursorQuery,
+    LimitQuery,
+    LocationQuery,
+    SensorIdQuery,
+    SensorTypeQuery,
+)
+from iot_platform.api.schemas import HourlyStatsRow
+from iot_platform.api.stats_reader import DEFAULT_LIMIT, StatsQuery
 from iot_platform.instants import parse_instant
-
-NEXT_CURSOR_HEADER = "X-Next-Cursor"
 
 router = APIRouter(prefix="/stats", tags=["stats"])
 _ROWS = TypeAdapter(list[HourlyStatsRow])
@@ -23,29 +30,14 @@ _ROWS = TypeAdapter(list[HourlyStatsRow])
     "/hourly",
     summary="Hourly statistics per sensor",
     response_model=list[HourlyStatsRow],
-    responses={
-        200: {
-            "headers": {
-                NEXT_CURSOR_HEADER: {
-                    "description": "Present when more rows match: pass it as `cursor` for the next page.",
-                    "schema": {"type": "string"},
-                },
-                "Link": {
-                    "description": 'The next page\'s URL with rel="next", when there is one.',
-                    "schema": {"type": "string"},
-                },
-            }
-        },
-        422: {"model": ValidationErrorBody, "description": "Bad filter; `detail` says what to change."},
-        503: {"model": ErrorBody, "description": "The Iceberg catalog or warehouse cannot be reached."},
-    },
+    responses={200: {"headers": PAGE_HEADERS}, **READ_ERRORS},
 )
 def hourly_stats(
     reader: StatsDep,
     request: Request,
-    sensor_id: Annotated[str | None, Query(min_length=1, max_length=200, description="e.g. TEMP-001")] = None,
-    sensor_type: Annotated[str | None, Query(min_length=1, max_length=200, description="e.g. temperature")] = None,
-    location: Annotated[str | None, Query(min_length=1, max_length=200, description="e.g. factory-A")] = None,
+    sensor_id: SensorIdQuery = None,
+    sensor_type: SensorTypeQuery = None,
+    location: LocationQuery = None,
     start: Annotated[
         str | None,
         Query(
@@ -57,10 +49,8 @@ def hourly_stats(
         str | None,
         Query(pattern=INSTANT_PATTERN, description="Latest window_start (exclusive), ISO-8601; no offset means UTC."),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")] = DEFAULT_LIMIT,
-    cursor: Annotated[
-        str | None, Query(min_length=1, max_length=1000, description="X-Next-Cursor of the previous page.")
-    ] = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
 ) -> Response:
     """Rows of ``iot.hourly_stats`` ordered by window_start, then sensor_id. Filters are pushed into the
     Iceberg scan. When more rows match than ``limit``, the ``X-Next-Cursor`` header (and a ``Link`` with
@@ -74,10 +64,4 @@ def hourly_stats(
         limit=limit,
         after=Cursor.decode(cursor) if cursor is not None else None,
     )
-    page = reader.read(query)
-    headers = {}
-    if page.next_cursor is not None:
-        token = page.next_cursor.encode()
-        headers[NEXT_CURSOR_HEADER] = token
-        headers["Link"] = f'<{request.url.include_query_params(cursor=token)}>; rel="next"'
-    return Response(_ROWS.dump_json(_ROWS.validate_python(page.rows)), media_type="application/json", headers=headers)
+    return paged_response(_ROWS, reader.read(query), request)
