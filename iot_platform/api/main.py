@@ -24,7 +24,7 @@ from iot_platform.api.errors import (
     TokenNotConfigured,
 )
 from iot_platform.api.paging import NEXT_CURSOR_HEADER
-from iot_platform.api.routes import alerts, cluster, health, jobs, sensors, stats
+from iot_platform.api.routes import alerts, cluster, dashboard, health, jobs, sensors, stats
 from iot_platform.api.stats_reader import HourlyStatsReader
 from iot_platform.clients.dagster import DagsterClient
 from iot_platform.clients.spark_master import SparkMasterClient
@@ -174,6 +174,7 @@ def create_app(
             expose_headers=["Location", "Link", NEXT_CURSOR_HEADER],
         )
     app.include_router(health.router)
-    for router in (cluster.router, jobs.router, stats.router, alerts.router, sensors.router):
+    for router in (cluster.router, jobs.router, stats.router, alerts.router, sensors.router, dashboard.router):
         app.include_router(router, prefix=API_PREFIX)
+    dashboard.mount_pages(app)
     return app

@@ -1,0 +1,144 @@
+"""The operator dashboard: its pages at ``/dashboard`` (``/`` leads there), and the two reads it needs that the
+rest of the API does not offer: ``/api/v1/dashboard/runs`` (recent runs of every job) and
+``/api/v1/dashboard/freshness`` (how current the data is), and ``/api/v1/dashboard/thresholds`` (every registered
+sensor's alarm band in one answer, for the sensors page's sparklines).
+
+The pages are static files of the package (``api/static/``): HTML, ES modules and CSS, with the chart library
+vendored under ``static/vendor/``. Their scripts call the same endpoints users call; nothing is rendered here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Query
+from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from iot_platform.api.deps import DagsterDep, NowDep, SensorsDep, SettingsDep
+from iot_platform.api.routes.jobs import SUBMITTED_BY_TAG
+from iot_platform.api.schemas import ErrorBody, Freshness, RecentRun, SensorThresholds
+from iot_platform.clients.dagster import RunInfo
+from iot_platform.partitions import HOUR, last_complete_partition, partition_start
+from iot_platform.runs import HOURLY_STATS_JOB, INGEST_JOB
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+"""The dashboard's files: ``dashboard/`` (the pages) and ``vendor/`` (the chart library)."""
+PAGES_PATH = "/dashboard"
+FRESHNESS_RUNS = 200
+"""Freshness is read from this many latest runs (a day of ingestion every few minutes, plus the hourly runs)."""
+IN_PROGRESS = frozenset({"QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"})
+
+router = APIRouter(
+    prefix="/dashboard",
+    tags=["dashboard"],
+    responses={503: {"model": ErrorBody, "description": "Dagster cannot be reached."}},
+)
+
+
+def recent_run(run: RunInfo, dagster_url: str, now: dt.datetime) -> RecentRun:
+    """A run as the dashboard lists it; ``duration_s`` runs on to ``now`` while the run has not ended."""
+    duration = None
+    if run.started_at is not None:
+        duration = ((run.ended_at or now) - run.started_at).total_seconds()
+    return RecentRun(
+        run_id=run.run_id,
+        status=run.status,
+        job_name=run.job_name,
+        partition=run.partition,
+        start=run.range_start,
+        end=run.range_end,
+        created_at=run.created_at,
+        started_at=run.started_at,
+        ended_at=run.ended_at,
+        duration_s=duration,
+        submitted_by_api=run.tags.get(SUBMITTED_BY_TAG) == "api",
+        dagster_url=f"{dagster_url}/runs/{run.run_id}",
+    )
+
+
+def _last_hour(run: RunInfo) -> str | None:
+    return run.partition or run.range_end
+
+
+def freshness_of(runs: Sequence[RunInfo], dagster_url: str, now: dt.datetime) -> Freshness:
+    """Freshness from the latest runs (newest first): pure, so it is tested without Dagster."""
+    day_ago = now - dt.timedelta(days=1)
+    ingestion = next((run for run in runs if run.job_name == INGEST_JOB and run.status == "SUCCESS"), None)
+    built = [run for run in runs if run.job_name == HOURLY_STATS_JOB and run.status == "SUCCESS" and _last_hour(run)]
+    hours = [hour for hour in (_last_hour(run) for run in built) if hour is not None]
+    last_hour = max(hours) if hours else None
+    behind = None
+    if last_hour is not None:
+        behind = max(0, int((last_complete_partition(now) - partition_start(last_hour)) / HOUR))
+    late = 0
+    for run in built:
+        hour = _last_hour(run)
+        if run.started_at is None or run.started_at < day_ago or hour is None:
+            continue
+        if partition_start(hour) < last_complete_partition(run.started_at) - HOUR:
+            late += 1
+    return Freshness(
+        dagster_url=dagster_url,
+        last_ingestion=recent_run(ingestion, dagster_url, now) if ingestion else None,
+        ingestion_age_s=(now - ingestion.ended_at).total_seconds() if ingestion and ingestion.ended_at else None,
+        last_hour_built=last_hour,
+        hours_behind=behind,
+        late_updates_last_day=late,
+        runs_in_progress=sum(1 for run in runs if run.status in IN_PROGRESS),
+        runs_failed_last_day=sum(
+            1 for run in runs if run.status == "FAILURE" and (run.ended_at or run.created_at or now) >= day_ago
+        ),
+    )
+
+
+@router.get("/runs", summary="The latest runs of every platform job, newest first")
+def runs(
+    dagster: DagsterDep,
+    settings: SettingsDep,
+    now: NowDep,
+    limit: Annotated[int, Query(ge=1, le=FRESHNESS_RUNS, description="How many runs.")] = 25,
+) -> list[RecentRun]:
+    """Runs of any job and status (ingestion, hourly statistics, maintenance), each with its duration and its
+    page in the Dagster UI."""
+    return [recent_run(run, settings.dagster_web_url, now) for run in dagster.recent_runs(limit)]
+
+
+@router.get("/freshness", summary="How current the platform's data is")
+def freshness(dagster: DagsterDep, settings: SettingsDep, now: NowDep) -> Freshness:
+    """The latest successful ingestion and its age, the latest hour of statistics built and how many complete
+    hours follow it, late rebuilds and failures of the last day: read from the latest runs in Dagster."""
+    return freshness_of(dagster.recent_runs(FRESHNESS_RUNS), settings.dagster_web_url, now)
+
+
+@router.get("/thresholds", summary="Every registered sensor's thresholds")
+def thresholds(reader: SensorsDep) -> list[SensorThresholds]:
+    """The alarm band (``threshold_min``..``threshold_max``, null for an open side) of every sensor of the
+    registry, in registry order: what ``GET /sensors/{sensor_id}`` shows under ``rules``, for all at once."""
+    registry = reader.registry
+    answer = []
+    for sensor in registry.sensors:
+        params = registry.sensor_params(sensor.id)
+        answer.append(
+            SensorThresholds(
+                sensor_id=sensor.id, threshold_min=params.threshold_min, threshold_max=params.threshold_max
+            )
+        )
+    return answer
+
+
+def mount_pages(app: FastAPI) -> None:
+    """Serve the pages at ``/dashboard`` and their files under ``/static``; ``/`` redirects to the pages."""
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse(PAGES_PATH, status_code=307)
+
+    @app.get(PAGES_PATH, include_in_schema=False)
+    async def pages() -> FileResponse:
+        return FileResponse(STATIC_DIR / "dashboard" / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
