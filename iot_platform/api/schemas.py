@@ -350,7 +350,9 @@ class RecentRun(BaseModel):
     created_at: dt.datetime | None
     started_at: dt.datetime | None
     ended_at: dt.datetime | None
-    duration_s: float | None = Field(description="Seconds from start to end (to now while it runs); null if not started.")
+    duration_s: float | None = Field(
+        description="Seconds from start to end (to now while it runs); null if not started."
+    )
     submitted_by_api: bool = Field(description="Launched through POST /api/v1/jobs/submit.")
     dagster_url: str = Field(description="The run's page in the Dagster UI.")
 

@@ -163,18 +163,6 @@ class DagsterClient(Protocol):
         """
         ...
 
-    def recent_runs(self, limit: int) -> tuple[RunInfo, ...]:
-        """The latest ``limit`` runs of any job and status, with their tags, newest first: one request.
-
-        Raises:
-            ServiceUnavailable: Dagster cannot be reached.
-            UpstreamError: Dagster cannot list its runs.
-        """
-        kind, result = _typed(self._graphql(IN_PROGRESS_RUNS_QUERY, {"statuses": None, "limit": limit}), "runsOrError")
-        if kind != "Runs":
-            raise UpstreamError(SERVICE_NAME, f"listing recent runs: {result.get('message', kind)}")
-        return tuple(parse_run(run) for run in result.get("results") or [])
-
     def terminate_run(self, run_id: str) -> RunInfo:
         """Ask Dagster to stop a run and return it as it is right after the request.
 
@@ -545,6 +533,18 @@ class GraphQLDagsterClient:
         kind, result = _typed(self._graphql(IN_PROGRESS_RUNS_QUERY, variables), "runsOrError")
         if kind != "Runs":
             raise UpstreamError(SERVICE_NAME, f"listing runs in progress: {result.get('message', kind)}")
+        return tuple(parse_run(run) for run in result.get("results") or [])
+
+    def recent_runs(self, limit: int) -> tuple[RunInfo, ...]:
+        """The latest ``limit`` runs of any job and status, with their tags, newest first: one request.
+
+        Raises:
+            ServiceUnavailable: Dagster cannot be reached.
+            UpstreamError: Dagster cannot list its runs.
+        """
+        kind, result = _typed(self._graphql(IN_PROGRESS_RUNS_QUERY, {"statuses": None, "limit": limit}), "runsOrError")
+        if kind != "Runs":
+            raise UpstreamError(SERVICE_NAME, f"listing recent runs: {result.get('message', kind)}")
         return tuple(parse_run(run) for run in result.get("results") or [])
 
     def terminate_run(self, run_id: str) -> RunInfo:

@@ -4,7 +4,8 @@
 import { ApiError, get, getAll, send, setToken, token } from "./api.js";
 import { detailChart, sparkline } from "./charts.js";
 
-const REFRESH_MS = 20000;
+// Seconds between updates: 20 by default, or /dashboard?refresh=N (at least 2).
+const REFRESH_MS = Math.max(2, Number(new URLSearchParams(location.search).get("refresh")) || 20) * 1000;
 const HOUR_MS = 3600 * 1000;
 const SPARK_HOURS = 24;
 const STATUSES = ["ok", "alerting", "silent", "unknown"];
