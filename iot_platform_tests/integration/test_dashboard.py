@@ -262,7 +262,7 @@ def test_every_page_renders_without_console_errors(base_url: str, browser: Any, 
 def test_charts_show_the_numbers_the_api_serves(base_url: str, browser: Any, data: Data) -> None:
     sensor = data.sensors[1]
     start, end = data.first + 6 * HOUR, data.first + 30 * HOUR
-    iso = {"start": start.isoformat(), "end": end.isoformat()}
+    iso = {"start": start.strftime("%Y-%m-%dT%H:%M:%SZ"), "end": end.strftime("%Y-%m-%dT%H:%M:%SZ")}
     page, errors = open_page(
         browser, f"{base_url}/dashboard?refresh=2#/sensor/{sensor.id}?start={iso['start']}&end={iso['end']}"
     )

@@ -12,15 +12,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from iot_platform.api.deps import DagsterDep, NowDep, SensorsDep, SettingsDep
+from iot_platform.api.deps import DagsterDep, NowDep, SensorsDep
+from iot_platform.api.query_params import READ_ERRORS
 from iot_platform.api.routes.jobs import SUBMITTED_BY_TAG
-from iot_platform.api.schemas import ErrorBody, Freshness, RecentRun, SensorThresholds
+from iot_platform.api.schemas import ErrorBody, Freshness, RecentRun, SensorThresholds, ValidationErrorBody
 from iot_platform.clients.dagster import RunInfo
 from iot_platform.partitions import HOUR, last_complete_partition, partition_start
 from iot_platform.runs import HOURLY_STATS_JOB, INGEST_JOB
@@ -32,11 +33,11 @@ FRESHNESS_RUNS = 200
 """Freshness is read from this many latest runs (a day of ingestion every few minutes, plus the hourly runs)."""
 IN_PROGRESS = frozenset({"QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"})
 
-router = APIRouter(
-    prefix="/dashboard",
-    tags=["dashboard"],
-    responses={503: {"model": ErrorBody, "description": "Dagster cannot be reached."}},
-)
+router = APIRouter(prefix="/dashboard", tags=["dashboard"])
+_DAGSTER_ERRORS: dict[int | str, dict[str, Any]] = {
+    422: {"model": ValidationErrorBody, "description": "Bad input; `detail` says what to change."},
+    503: {"model": ErrorBody, "description": "Dagster cannot be reached."},
+}
 
 
 def recent_run(run: RunInfo, dagster_url: str, now: dt.datetime) -> RecentRun:
@@ -95,26 +96,25 @@ def freshness_of(runs: Sequence[RunInfo], dagster_url: str, now: dt.datetime) ->
     )
 
 
-@router.get("/runs", summary="The latest runs of every platform job, newest first")
+@router.get("/runs", summary="The latest runs of every platform job, newest first", responses=_DAGSTER_ERRORS)
 def runs(
     dagster: DagsterDep,
-    settings: SettingsDep,
     now: NowDep,
     limit: Annotated[int, Query(ge=1, le=FRESHNESS_RUNS, description="How many runs.")] = 25,
 ) -> list[RecentRun]:
     """Runs of any job and status (ingestion, hourly statistics, maintenance), each with its duration and its
     page in the Dagster UI."""
-    return [recent_run(run, settings.dagster_web_url, now) for run in dagster.recent_runs(limit)]
+    return [recent_run(run, dagster.web_url.rstrip("/"), now) for run in dagster.recent_runs(limit)]
 
 
-@router.get("/freshness", summary="How current the platform's data is")
-def freshness(dagster: DagsterDep, settings: SettingsDep, now: NowDep) -> Freshness:
+@router.get("/freshness", summary="How current the platform's data is", responses=_DAGSTER_ERRORS)
+def freshness(dagster: DagsterDep, now: NowDep) -> Freshness:
     """The latest successful ingestion and its age, the latest hour of statistics built and how many complete
     hours follow it, late rebuilds and failures of the last day: read from the latest runs in Dagster."""
-    return freshness_of(dagster.recent_runs(FRESHNESS_RUNS), settings.dagster_web_url, now)
+    return freshness_of(dagster.recent_runs(FRESHNESS_RUNS), dagster.web_url.rstrip("/"), now)
 
 
-@router.get("/thresholds", summary="Every registered sensor's thresholds")
+@router.get("/thresholds", summary="Every registered sensor's thresholds", responses=READ_ERRORS)
 def thresholds(reader: SensorsDep) -> list[SensorThresholds]:
     """The alarm band (``threshold_min``..``threshold_max``, null for an open side) of every sensor of the
     registry, in registry order: what ``GET /sensors/{sensor_id}`` shows under ``rules``, for all at once."""

@@ -335,7 +335,7 @@ const sensorDetail = {
       const centre = hourStart(Date.parse(at));
       this.start = centre - 12 * HOUR_MS;
       this.end = centre + 13 * HOUR_MS;
-    } else if (params.get("start") && params.get("end")) {
+    } else if (params.get("start") && params.get("end") && Date.parse(params.get("start")) < Date.parse(params.get("end"))) {
       this.start = Date.parse(params.get("start"));
       this.end = Date.parse(params.get("end"));
     } else {
@@ -380,8 +380,9 @@ const sensorDetail = {
     refreshNow();
   },
   customRange() {
-    this.start = Date.parse(`${this.from.value}Z`);
-    this.end = Date.parse(`${this.to.value}Z`);
+    const [start, end] = [Date.parse(`${this.from.value}Z`), Date.parse(`${this.to.value}Z`)];
+    if (!(start < end)) return;
+    [this.start, this.end] = [start, end];
     this.live = false;
     refreshNow();
   },
