@@ -45,6 +45,7 @@ WAIT_MS = 60_000
 """How long a page may take to show a condition on a busy machine (it refreshes every 2 s in these tests)."""
 HOURS = 48
 HOUR = dt.timedelta(hours=1)
+STOPPING_OR_ENDED = frozenset({"CANCELING", "CANCELED", "SUCCESS", "FAILURE"})
 PAGES = ("overview", "sensors", "sensor", "alerts", "runs")
 
 
@@ -103,12 +104,20 @@ def _arrow(table: Any, rows: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=table.schema().as_arrow())
 
 
-def stats_rows(sensors: list[Any], first: dt.datetime, now: dt.datetime) -> list[dict[str, Any]]:
+def typical(registry: Any, sensor_id: str) -> tuple[float, float]:
+    """The middle of a sensor's threshold band and a sixth of its width: values a healthy sensor shows."""
+    params = registry.sensor_params(sensor_id)
+    low, high = params.threshold_min or 0.0, params.threshold_max or 100.0
+    return (low + high) / 2, (high - low) / 6
+
+
+def stats_rows(registry: Any, first: dt.datetime, now: dt.datetime) -> list[dict[str, Any]]:
     rng = random.Random(17)
     rows = []
     for hour in (first + i * HOUR for i in range(HOURS)):
-        for sensor in sensors:
-            avg = rng.uniform(15, 30)
+        for sensor in registry.sensors:
+            middle, spread = typical(registry, sensor.id)
+            avg = middle + rng.uniform(-spread, spread)
             rows.append(
                 {
                     "window_start": hour,
@@ -117,9 +126,9 @@ def stats_rows(sensors: list[Any], first: dt.datetime, now: dt.datetime) -> list
                     "sensor_type": sensor.type,
                     "location": sensor.location,
                     "avg_value": avg,
-                    "min_value": avg - rng.uniform(0.5, 3),
-                    "max_value": avg + rng.uniform(0.5, 3),
-                    "stddev_value": rng.uniform(0.1, 1.0),
+                    "min_value": avg - rng.uniform(0.1, 0.5) * spread,
+                    "max_value": avg + rng.uniform(0.1, 0.5) * spread,
+                    "stddev_value": rng.uniform(0.05, 0.2) * spread,
                     "reading_count": 7200,
                     "processed_at": now,
                 }
@@ -165,7 +174,7 @@ class Data:
         ids = [sensor.id for sensor in self.sensors]
         stats = _table(self.catalog, HOURLY_STATS)
         stats.overwrite(
-            _arrow(stats, stats_rows(self.sensors, self.first, self.now)),
+            _arrow(stats, stats_rows(self.registry, self.first, self.now)),
             overwrite_filter=And(In("sensor_id", ids), GreaterThanOrEqual("window_start", self.first.isoformat())),
         )
         state = _table(self.catalog, SENSOR_STATE)
@@ -180,7 +189,7 @@ class Data:
                         "unit": self.registry.types[sensor.type].unit,
                         "first_reading_at": self.first,
                         "last_reading_at": self.now,
-                        "last_value": 21.5,
+                        "last_value": round(typical(self.registry, sensor.id)[0], 2),
                         "updated_at": self.now,
                     }
                     for sensor in self.sensors
@@ -188,7 +197,7 @@ class Data:
             )
         )
         alerts = _table(self.catalog, SENSOR_ALERTS)
-        alerts.overwrite(_arrow(alerts, []), overwrite_filter=And(EqualTo("state", "open"), In("sensor_id", ids)))
+        alerts.overwrite(_arrow(alerts, []), overwrite_filter=In("sensor_id", ids))
 
     def alert(self, resolved: bool) -> dict[str, Any]:
         """Open (or resolve) the faulty sensor's threshold episode, replacing its row as evaluation does."""
@@ -224,6 +233,14 @@ def wait_ready(page: Any, name: str) -> None:
     )
 
 
+def screenshot(page: Any, name: str) -> None:
+    """Save the page as ``dashboard-<name>.png`` in the folder IOT_DASHBOARD_SCREENSHOTS names, if set."""
+    folder = os.environ.get("IOT_DASHBOARD_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"dashboard-{name}.png"), full_page=True)
+
+
 def api_rows(base_url: str, path: str, params: dict[str, Any]) -> Any:
     response = httpx.get(f"{base_url}/api/v1{path}", params=params, timeout=60)
     response.raise_for_status()
@@ -233,7 +250,6 @@ def api_rows(base_url: str, path: str, params: dict[str, Any]) -> Any:
 # --- tests -----------------------------------------------------------------------------------------------------
 def test_every_page_renders_without_console_errors(base_url: str, browser: Any, data: Data) -> None:
     assert httpx.get(f"{base_url}/", follow_redirects=False, timeout=30).headers["location"] == "/dashboard"
-    shots = os.environ.get("IOT_DASHBOARD_SCREENSHOTS")
     data.alert(resolved=False)
     routes = {
         "overview": "#/overview",
@@ -252,9 +268,7 @@ def test_every_page_renders_without_console_errors(base_url: str, browser: Any, 
             page.wait_for_selector(f".tile[data-sensor-id='{data.sensors[-1].id}'] .spark canvas", timeout=WAIT_MS)
         if name == "overview":
             assert page.locator("#workers").inner_text() != "0"
-        if shots:
-            Path(shots).mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(Path(shots) / f"dashboard-{name}.png"), full_page=True)
+        screenshot(page, name)
         assert errors == [], f"{name}: {errors}"
     page.context.close()
 
@@ -310,9 +324,9 @@ def test_an_injected_fault_turns_its_tile_to_alerting_and_back(base_url: str, br
     link = page.locator(f"tr[data-alert-id='{opened['alert_id']}'] a")
     link.click()
     page.wait_for_function("window.iotCharts.detail && window.iotCharts.detail.episodes.length > 0", timeout=WAIT_MS)
-    episodes = page.evaluate("window.iotCharts.detail.episodes")
-    assert [episode["alert_id"] for episode in episodes] == [opened["alert_id"]]
-    assert episodes[0]["from"] == data.started.timestamp()
+    episodes = {episode["alert_id"]: episode for episode in page.evaluate("window.iotCharts.detail.episodes")}
+    assert list(episodes) == [opened["alert_id"]]
+    assert episodes[opened["alert_id"]]["from"] == data.started.timestamp()
 
     page.goto(f"{base_url}/dashboard?refresh=2#/sensors")
     page.wait_for_selector(f"{tile}[data-status='alerting']", timeout=WAIT_MS)
@@ -342,13 +356,20 @@ def test_a_submit_from_the_page_launches_a_run_and_cancel_stops_it(
         assert (run.job_name, run.partition) == (HOURLY_STATS_JOB, key)
         row = f"tr[data-run-id='{run_id}']"
         page.wait_for_selector(row, timeout=WAIT_MS)
+        screenshot(page, "runs")
         if not run.finished:
             page.click(f"{row} button.cancel")
             page.wait_for_selector("#action-result.ok", timeout=WAIT_MS)
+            # Dagster has the run stopping (a run still starting gets there once its process is up), or ended.
             deadline = time.monotonic() + 240
-            while not dagster.run(str(run_id)).finished:
-                assert time.monotonic() < deadline, f"run {run_id} did not stop after cancel"
-                time.sleep(1)
+            while dagster.run(str(run_id)).status not in STOPPING_OR_ENDED:
+                assert time.monotonic() < deadline, f"run {run_id} is not stopping after cancel"
+                time.sleep(0.5)
+            page.wait_for_selector(
+                f"{row}[data-status=CANCELING], {row}[data-status=CANCELED], {row}[data-status=SUCCESS], "
+                f"{row}[data-status=FAILURE]",
+                timeout=WAIT_MS,
+            )
     finally:
         dagster.close()
     page.context.close()
