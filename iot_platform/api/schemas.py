@@ -383,3 +383,20 @@ class SensorThresholds(BaseModel):
     sensor_id: str
     threshold_min: float | None
     threshold_max: float | None
+
+
+class SensorSparkline(BaseModel):
+    """One sensor's hourly averages of the last hours (null where no row), with its alarm band."""
+
+    sensor_id: str
+    threshold_min: float | None
+    threshold_max: float | None
+    avg: list[float | None]
+
+
+class Sparklines(BaseModel):
+    """Every sensor's hourly averages from ``start``, one value per hour."""
+
+    start: dt.datetime = Field(description="The first hour.")
+    hours: int
+    sensors: list[SensorSparkline]

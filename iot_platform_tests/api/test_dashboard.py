@@ -10,8 +10,10 @@ from iot_platform.api.routes.dashboard import STATIC_DIR, freshness_of
 from iot_platform.clients.dagster import RunInfo
 from iot_platform.registry import load_registry
 from iot_platform.runs import HOURLY_STATS_JOB, INGEST_JOB
+from iot_platform.tables import HOURLY_STATS
 from iot_platform_tests.api.conftest import AUTH, NOW, Api
 from iot_platform_tests.api.fakes import dagster_down
+from iot_platform_tests.api.monitoring_tables import append
 
 MINUTE = dt.timedelta(minutes=1)
 DAGSTER = "http://dagster.test:3000"
@@ -117,3 +119,48 @@ def test_reads_need_no_token_and_actions_still_do(api: Api) -> None:
     body = {"job": "hourly_stats", "partition": "2026-11-24-08:00"}
     assert api.client.post("/api/v1/jobs/submit", json=body).status_code == 401
     assert api.client.post("/api/v1/jobs/submit", json=body, headers=AUTH).status_code == 202
+
+
+def stats_row(hour: dt.datetime, sensor_id: str, avg: float) -> dict[str, object]:
+    return {
+        "window_start": hour,
+        "window_end": hour + dt.timedelta(hours=1),
+        "sensor_id": sensor_id,
+        "sensor_type": "temperature",
+        "location": "factory-A",
+        "avg_value": avg,
+        "min_value": avg - 1,
+        "max_value": avg + 1,
+        "stddev_value": 0.5,
+        "reading_count": 2,
+        "processed_at": NOW,
+    }
+
+
+def test_sparklines_give_every_sensor_its_hourly_averages_and_band_in_one_answer(api: Api) -> None:
+    hour = dt.datetime(2026, 11, 24, 8, tzinfo=dt.UTC)
+    append(
+        api.catalog,
+        HOURLY_STATS,
+        [
+            stats_row(hour - dt.timedelta(hours=1), "TEMP-001", 99.0),  # before the window
+            stats_row(hour, "TEMP-001", 20.0),
+            stats_row(hour + dt.timedelta(hours=2), "TEMP-001", 22.0),  # the current hour, 10:00
+            stats_row(hour + dt.timedelta(hours=1), "ODD-1", 5.0),
+        ],
+    )
+    body = api.client.get("/api/v1/dashboard/sparklines", params={"hours": 3}).json()
+    assert (body["start"], body["hours"]) == ("2026-11-24T08:00:00Z", 3)
+    lines = {line["sensor_id"]: line for line in body["sensors"]}
+    registry = load_registry(api.settings.sensor_registry)
+    assert list(lines) == [sensor.id for sensor in registry.sensors] + ["ODD-1"]
+    params = registry.sensor_params("TEMP-001")
+    assert lines["TEMP-001"] == {
+        "sensor_id": "TEMP-001",
+        "threshold_min": params.threshold_min,
+        "threshold_max": params.threshold_max,
+        "avg": [20.0, None, 22.0],
+    }
+    assert lines["ODD-1"]["avg"] == [None, 5.0, None] and lines["ODD-1"]["threshold_min"] is None
+    assert lines["TEMP-002"]["avg"] == [None, None, None]
+    assert api.client.get("/api/v1/dashboard/sparklines", params={"hours": 0}).status_code == 422

@@ -210,7 +210,6 @@ const sensors = {
   mount(root, params) {
     this.filters = { sensor_type: params.get("type") || "", location: params.get("location") || "", status: "" };
     this.tiles = new Map();
-    this.thresholds = null;
     this.filterBar = h("div", { class: "filters" });
     this.summary = h("span", { class: "muted", id: "sensor-count" });
     this.grid = h("div", { class: "tiles", id: "tiles" });
@@ -223,32 +222,19 @@ const sensors = {
     this.observer.disconnect();
   },
   async update() {
-    const now = Date.now();
-    const first = hourStart(now) - (SPARK_HOURS - 1) * HOUR_MS;
-    const [list, rows, thresholds] = await Promise.all([
-      get("/sensors"),
-      getAll("/stats/hourly", { start: isoHour(first), limit: 10000 }),
-      this.thresholds ? Promise.resolve(this.thresholds) : get("/dashboard/thresholds"),
-    ]);
-    this.thresholds = thresholds;
-    const bands = new Map(thresholds.map((t) => [t.sensor_id, t]));
-    const xs = Array.from({ length: SPARK_HOURS }, (_, i) => (first + i * HOUR_MS) / 1000);
-    const series = new Map();
-    for (const row of rows) {
-      const slot = Math.round((Date.parse(row.window_start) - first) / HOUR_MS);
-      if (slot < 0 || slot >= SPARK_HOURS) continue;
-      if (!series.has(row.sensor_id)) series.set(row.sensor_id, new Array(SPARK_HOURS).fill(null));
-      series.get(row.sensor_id)[slot] = row.avg_value;
-    }
+    const [list, lines] = await Promise.all([get("/sensors"), get("/dashboard/sparklines", { hours: SPARK_HOURS })]);
+    const first = Date.parse(lines.start);
+    const xs = Array.from({ length: lines.hours }, (_, i) => (first + i * HOUR_MS) / 1000);
+    const byId = new Map(lines.sensors.map((line) => [line.sensor_id, line]));
     this.renderFilters(list);
     for (const sensor of list) {
-      const band = bands.get(sensor.sensor_id) || { threshold_min: null, threshold_max: null };
+      const line = byId.get(sensor.sensor_id);
       const spark = {
         sensor_id: sensor.sensor_id,
         x: xs,
-        avg: series.get(sensor.sensor_id) || new Array(SPARK_HOURS).fill(null),
-        min: band.threshold_min,
-        max: band.threshold_max,
+        avg: line ? line.avg : new Array(lines.hours).fill(null),
+        min: line ? line.threshold_min : null,
+        max: line ? line.threshold_max : null,
       };
       this.tile(sensor, spark);
     }
