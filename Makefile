@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 M2     := $(abspath $(or $(IOT_CACHE_DIR),.iot-platform/cache)/m2)
 
-.PHONY: setup run test lint jvm-test unit integration bench stop status clean
+.PHONY: setup browser run test lint jvm-test unit integration bench stop status clean
 
 setup: $(STAMP)
 	@bash .ci/system-deps.sh
@@ -16,6 +16,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[dev]"
 	@touch $(STAMP)
 
+## Debian's chromium, which the dashboard's browser tests drive through Playwright (never `playwright install`).
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  if [ "$$(id -u)" -ne 0 ]; then echo "error: please install chromium (needs root)" >&2; exit 1; fi; \
+	  echo "installing chromium"; apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
+
 ## The main job: stack up (Kafka, Spark, catalog, Dagster, API, generator), then the latest hours materialized.
 run: setup
 	$(BIN)/iot-platform stack up
@@ -23,7 +29,7 @@ run: setup
 
 ## Every test: lint, types, the Spark functions' own tests, then (with every jar prepared) unit and integration
 ## tests against a real stack the tests start themselves.
-test: setup lint jvm-test
+test: setup lint jvm-test browser
 	$(BIN)/iot-platform stack fetch
 	$(BIN)/pytest
 
@@ -38,7 +44,7 @@ jvm-test: setup
 unit: setup
 	$(BIN)/pytest -m "not integration"
 
-integration: setup
+integration: setup browser
 	$(BIN)/pytest -m integration
 
 bench: setup

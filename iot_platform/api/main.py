@@ -27,7 +27,7 @@ from iot_platform.api.errors import (
 from iot_platform.api.headers import ResponseHeaders
 from iot_platform.api.limits import MAX_ERROR_ISSUES, RequestLimits, clip
 from iot_platform.api.paging import NEXT_CURSOR_HEADER
-from iot_platform.api.routes import alerts, cluster, health, jobs, sensors, stats
+from iot_platform.api.routes import alerts, cluster, dashboard, health, jobs, sensors, stats
 from iot_platform.api.stats_reader import HourlyStatsReader
 from iot_platform.clients.dagster import DagsterClient
 from iot_platform.clients.spark_master import SparkMasterClient
@@ -193,6 +193,7 @@ def create_app(
     app.add_middleware(RequestLimits)  # outermost: oversized requests are refused before any other work
     add_docs(app)
     app.include_router(health.router)
-    for router in (cluster.router, jobs.router, stats.router, alerts.router, sensors.router):
+    for router in (cluster.router, jobs.router, stats.router, alerts.router, sensors.router, dashboard.router):
         app.include_router(router, prefix=API_PREFIX)
+    dashboard.mount_pages(app)
     return app

@@ -371,3 +371,67 @@ class SensorDetail(Sensor):
 
     alerts: list[AlertRow] = Field(description="Its open alert episodes, newest first.")
     rules: SensorRules | None = Field(description="Null for a sensor of a type the registry does not know.")
+
+
+class RecentRun(BaseModel):
+    """A Dagster run of any platform job as the dashboard lists it, with a link into the Dagster UI."""
+
+    run_id: str
+    status: str = Field(description="QUEUED, NOT_STARTED, STARTING, STARTED, SUCCESS, FAILURE, CANCELING or CANCELED.")
+    job_name: str
+    partition: str | None = Field(description="The run's partition, for single-partition runs.")
+    start: str | None = Field(description="First partition, for range runs.")
+    end: str | None = Field(description="Last partition, for range runs.")
+    created_at: dt.datetime | None
+    started_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    duration_s: float | None = Field(
+        description="Seconds from start to end (to now while it runs); null if not started."
+    )
+    submitted_by_api: bool = Field(description="Launched through POST /api/v1/jobs/submit.")
+    dagster_url: str = Field(description="The run's page in the Dagster UI.")
+
+
+class Freshness(BaseModel):
+    """How current the platform's data is, read from its Dagster runs."""
+
+    dagster_url: str = Field(description="The Dagster UI.")
+    last_ingestion: RecentRun | None = Field(description="The latest successful ingestion run.")
+    ingestion_age_s: float | None = Field(description="Seconds since the latest successful ingestion ended.")
+    last_hour_built: str | None = Field(
+        description="The latest hour (partition key) a successful hourly_stats run built, among the recent runs."
+    )
+    hours_behind: int | None = Field(
+        description="Complete hours after last_hour_built not yet built (0: the last complete hour is built)."
+    )
+    late_updates_last_day: int = Field(
+        description="Successful hourly_stats runs of the last 24 hours that rebuilt an hour older than the one "
+        "before their start (late readings, backfills)."
+    )
+    runs_in_progress: int
+    runs_failed_last_day: int
+
+
+class SensorThresholds(BaseModel):
+    """A registered sensor's alarm band (its own settings, else its type's)."""
+
+    sensor_id: str
+    threshold_min: float | None
+    threshold_max: float | None
+
+
+class SensorSparkline(BaseModel):
+    """One sensor's hourly averages of the last hours (null where no row), with its alarm band."""
+
+    sensor_id: str
+    threshold_min: float | None
+    threshold_max: float | None
+    avg: list[float | None]
+
+
+class Sparklines(BaseModel):
+    """Every sensor's hourly averages from ``start``, one value per hour."""
+
+    start: dt.datetime = Field(description="The first hour.")
+    hours: int
+    sensors: list[SensorSparkline]

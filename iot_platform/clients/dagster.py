@@ -162,6 +162,14 @@ class DagsterClient(Protocol):
         """
         ...
 
+    def recent_runs(self, limit: int) -> tuple[RunInfo, ...]:
+        """The latest ``limit`` runs of any job and status, newest first.
+
+        Raises:
+            ServiceUnavailable: Dagster cannot be reached.
+        """
+        ...
+
     def find_runs(
         self, job_name: str, tags: Mapping[str, str], statuses: Sequence[str] | None = None
     ) -> tuple[RunInfo, ...]:
@@ -575,6 +583,18 @@ class GraphQLDagsterClient:
         kind, result = _typed(self._graphql(IN_PROGRESS_RUNS_QUERY, variables), "runsOrError")
         if kind != "Runs":
             raise UpstreamError(SERVICE_NAME, f"listing runs in progress: {result.get('message', kind)}")
+        return tuple(parse_run(run) for run in result.get("results") or [])
+
+    def recent_runs(self, limit: int) -> tuple[RunInfo, ...]:
+        """The latest ``limit`` runs of any job and status, with their tags, newest first: one request.
+
+        Raises:
+            ServiceUnavailable: Dagster cannot be reached.
+            UpstreamError: Dagster cannot list its runs.
+        """
+        kind, result = _typed(self._graphql(IN_PROGRESS_RUNS_QUERY, {"statuses": None, "limit": limit}), "runsOrError")
+        if kind != "Runs":
+            raise UpstreamError(SERVICE_NAME, f"listing recent runs: {result.get('message', kind)}")
         return tuple(parse_run(run) for run in result.get("results") or [])
 
     def find_runs(

@@ -64,9 +64,9 @@ class FakeDagster:
             range_start=fields.pop("range_start", None),
             range_end=fields.pop("range_end", None),
             backfill_id=fields.pop("backfill_id", None),
-            created_at=dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.UTC),
-            started_at=None,
-            ended_at=None,
+            created_at=fields.pop("created_at", dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.UTC)),
+            started_at=fields.pop("started_at", None),
+            ended_at=fields.pop("ended_at", None),
             tags=fields.pop("tags", {}),
         )
         self.runs[run.run_id] = run
@@ -76,6 +76,10 @@ class FakeDagster:
         self._check()
         self.in_progress_calls += 1
         return tuple(run for run in self.runs.values() if run.status in ("STARTED", "CANCELING"))
+
+    def recent_runs(self, limit: int) -> tuple[RunInfo, ...]:
+        self._check()
+        return tuple(reversed(self.runs.values()))[:limit]
 
     def status(self) -> DagsterStatus:
         self.status_calls += 1
