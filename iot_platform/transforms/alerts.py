@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from iot_platform.registry import PARAM_COLUMNS, RuleName
@@ -177,6 +177,43 @@ def _episode(
     ]
 
 
+def _run_episode(rule: RuleName, *, peak: Column, threshold: Column, readings: Column, detail: Column) -> list[Column]:
+    """:func:`_episode` of a run of offending readings aggregated into ``_severity`` and the epoch microseconds
+    ``_first``, ``_last`` and ``_resolved`` (null: still open)."""
+    from pyspark.sql import functions as F
+
+    return _episode(
+        rule,
+        severity=F.col("_severity"),
+        state_open=F.col("_resolved").isNull(),
+        started=_instant(F.col("_first")),
+        last_seen=_instant(F.col("_last")),
+        resolved=_instant(F.col("_resolved")),
+        peak=peak,
+        threshold=threshold,
+        readings=readings,
+        detail=detail,
+    )
+
+
+def _run_names(severity: str) -> list[Column]:
+    """Aggregates every run keeps: the sensor's type and location, and the rule's severity as ``_severity``."""
+    from pyspark.sql import functions as F
+
+    return [
+        F.first("sensor_type").alias("sensor_type"),
+        F.first("location").alias("location"),
+        F.first(severity).alias("_severity"),
+    ]
+
+
+def _island_resolution() -> Column:
+    """The time of the first reading after an island of :func:`_islands` (null while it lasts)."""
+    from pyspark.sql import functions as F
+
+    return F.max(F.when(F.col("_next_flag") == F.lit(False), F.col("_next_us"))).alias("_resolved")
+
+
 def prepared(readings: DataFrame, params: DataFrame) -> DataFrame:
     """Readings with parameters (:func:`with_params`), ``_us`` (event time in epoch microseconds), ``_rn`` (position
     in the sensor's order) and the previous and next reading's time and value."""
@@ -220,9 +257,7 @@ def threshold_episodes(frame: DataFrame) -> DataFrame:
         runs.where(~F.col("_clear"))
         .groupBy("sensor_id", "_run")
         .agg(
-            F.first("sensor_type").alias("sensor_type"),
-            F.first("location").alias("location"),
-            F.first("threshold_severity").alias("_severity"),
+            *_run_names("threshold_severity"),
             F.first("threshold_min_readings").alias("_min_readings"),
             F.first("threshold_min_seconds").alias("_min_seconds"),
             F.min(F.when(F.col("_off"), F.col("_us"))).alias("_first"),
@@ -238,13 +273,8 @@ def threshold_episodes(frame: DataFrame) -> DataFrame:
     )
     side = F.when(F.col("_peak") > F.col("_limit"), F.lit("above")).otherwise(F.lit("below"))
     return grouped.where((F.col("_n") > 0) & long_enough).select(
-        *_episode(
+        *_run_episode(
             RuleName.THRESHOLD,
-            severity=F.col("_severity"),
-            state_open=F.col("_resolved").isNull(),
-            started=_instant(F.col("_first")),
-            last_seen=_instant(F.col("_last")),
-            resolved=_instant(F.col("_resolved")),
             peak=F.col("_peak"),
             threshold=F.col("_limit"),
             readings=F.col("_n"),
@@ -312,27 +342,20 @@ def stuck_episodes(frame: DataFrame, windows: Iterable[float]) -> DataFrame:
         islands.where(F.col("_stuck"))
         .groupBy("sensor_id", "_island")
         .agg(
-            F.first("sensor_type").alias("sensor_type"),
-            F.first("location").alias("location"),
-            F.first("stuck_severity").alias("_severity"),
+            *_run_names("stuck_severity"),
             F.first("stuck_epsilon").alias("_epsilon"),
             F.min_by("_anchor_us", "_rn").alias("_first"),
             F.min_by("_anchor_rn", "_rn").alias("_first_rn"),
             F.max("_us").alias("_last"),
             F.max("_rn").alias("_last_rn"),
-            F.max(F.when(F.col("_next_flag") == F.lit(False), F.col("_next_us"))).alias("_resolved"),
+            _island_resolution(),
             F.min_by("value", "_rn").alias("_value"),
         )
     )
     readings = F.col("_last_rn") - F.col("_first_rn") + 1
     return grouped.select(
-        *_episode(
+        *_run_episode(
             RuleName.STUCK,
-            severity=F.col("_severity"),
-            state_open=F.col("_resolved").isNull(),
-            started=_instant(F.col("_first")),
-            last_seen=_instant(F.col("_last")),
-            resolved=_instant(F.col("_resolved")),
             peak=F.col("_value"),
             threshold=F.col("_epsilon"),
             readings=readings,
@@ -380,25 +403,18 @@ def rate_episodes(frame: DataFrame) -> DataFrame:
         .where(F.col("_fast"))
         .groupBy("sensor_id", "_island")
         .agg(
-            F.first("sensor_type").alias("sensor_type"),
-            F.first("location").alias("location"),
-            F.first("rate_severity").alias("_severity"),
+            *_run_names("rate_severity"),
             F.first("rate_max_per_second").alias("_limit"),
             F.min("_us").alias("_first"),
             F.max("_us").alias("_last"),
-            F.max(F.when(F.col("_next_flag") == F.lit(False), F.col("_next_us"))).alias("_resolved"),
+            _island_resolution(),
             F.count(F.lit(1)).alias("_n"),
             F.max("_rate").alias("_peak"),
         )
     )
     return grouped.select(
-        *_episode(
+        *_run_episode(
             RuleName.RATE_OF_CHANGE,
-            severity=F.col("_severity"),
-            state_open=F.col("_resolved").isNull(),
-            started=_instant(F.col("_first")),
-            last_seen=_instant(F.col("_last")),
-            resolved=_instant(F.col("_resolved")),
             peak=F.col("_peak"),
             threshold=F.col("_limit"),
             readings=F.col("_n"),
@@ -407,7 +423,12 @@ def rate_episodes(frame: DataFrame) -> DataFrame:
     )
 
 
-def reading_episodes(readings: DataFrame, params: DataFrame, stuck_windows: Iterable[float]) -> DataFrame:
+def reading_episodes(
+    readings: DataFrame,
+    params: DataFrame,
+    stuck_windows: Iterable[float],
+    keep: Callable[[DataFrame], DataFrame] | None = None,
+) -> DataFrame:
     """Every ``threshold``, ``stuck``, ``silent`` (gap) and ``rate_of_change`` episode of ``readings``.
 
     Args:
@@ -415,12 +436,16 @@ def reading_episodes(readings: DataFrame, params: DataFrame, stuck_windows: Iter
             per (sensor, event time).
         params: :func:`params_frame`'s output.
         stuck_windows: The distinct non-null ``stuck_seconds`` of ``params``.
+        keep: Applied to the readings in order with their parameters, which every rule reads (e.g. a checkpoint, so
+            they are read and ordered once).
 
     Returns:
         Episodes with ``EPISODE_COLUMNS``.
     """
     frame = prepared(readings.select("sensor_id", "sensor_type", "location", "value", "event_time"), params)
     frame = frame.where("typed")
+    if keep is not None:
+        frame = keep(frame)
     episodes = threshold_episodes(frame).unionByName(stuck_episodes(frame, stuck_windows))
     return episodes.unionByName(gap_episodes(frame)).unionByName(rate_episodes(frame))
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from iot_platform import tables
 from iot_platform.pipelines.sensor_alerts.plan import Watermark, instant, micros
+from iot_platform.transforms.alerts import EPISODE_COLUMNS
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
@@ -206,7 +207,7 @@ def collect_episodes(episodes: DataFrame) -> list[dict[str, Any]]:
 
     times = ("started_at", "last_seen_at", "resolved_at")
     rows = episodes.select(
-        *(F.unix_micros(name).alias(name) if name in times else F.col(name) for name in episodes.columns)
+        *(F.unix_micros(name).alias(name) if name in times else F.col(name) for name in EPISODE_COLUMNS)
     ).collect()
     result = []
     for row in rows:

@@ -31,6 +31,7 @@ from iot_platform.pipelines.sensor_alerts.read import (
 from iot_platform.pipelines.sensor_alerts.write import commit_episodes, merge_state
 from iot_platform.registry import SensorRegistry
 from iot_platform.transforms.alerts import (
+    EPISODE_COLUMNS,
     READING_RULES,
     params_frame,
     reading_episodes,
@@ -130,13 +131,14 @@ def _reading_episodes(
     rows = registry.param_rows()
     params = params_frame(spark, rows)
     windows = {row["stuck_seconds"] for row in rows if row["stuck_seconds"] is not None}
-    readings = readings_since(spark, since)
-    episodes: DataFrame = reading_episodes(readings, params, windows).unionByName(
+    # Checkpoints keep the plans small and read the readings (and order them) once for every rule.
+    readings = readings_since(spark, since).localCheckpoint()
+    episodes: DataFrame = reading_episodes(readings, params, windows, keep=lambda f: f.localCheckpoint()).unionByName(
         rejected_burst_episodes(readings, rejected_since(spark, since), params)
     )
     t0 = spark.createDataFrame([(s, micros(at)) for s, at in sorted(starts.items())], "sensor_id string, _t0 long")
-    kept = episodes.join(F.broadcast(t0), "sensor_id").where(F.unix_micros("started_at") >= F.col("_t0")).drop("_t0")
-    return collect_episodes(kept.select(*episodes.columns))
+    kept = episodes.join(F.broadcast(t0), "sensor_id").where(F.unix_micros("started_at") >= F.col("_t0"))
+    return collect_episodes(kept.select(*EPISODE_COLUMNS))
 
 
 class _Clock:
