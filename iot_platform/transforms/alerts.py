@@ -469,36 +469,8 @@ def rejected_burst_episodes(readings: DataFrame, rejected: DataFrame, params: Da
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    records = readings.select("sensor_id", F.unix_micros("event_time").alias("_us"), F.lit(0).alias("_rejected"))
-    records = records.unionByName(
-        rejected.where(F.col("record_key").isNotNull() & F.col("kafka_timestamp").isNotNull()).select(
-            F.col("record_key").alias("sensor_id"),
-            F.unix_micros("kafka_timestamp").alias("_us"),
-            F.lit(1).alias("_rejected"),
-        )
-    )
-    named = readings.groupBy("sensor_id").agg(
-        F.max_by("sensor_type", "event_time").alias("sensor_type"), F.max_by("location", "event_time").alias("location")
-    )
-    keyed = records.join(named, "sensor_id", "left")
-    frame = with_params(keyed, params).where(F.col("rejected_window_seconds").isNotNull())
-    width = (F.col("rejected_window_seconds") * 1_000_000).cast("bigint")
-    windows = (
-        frame.withColumn("_window", F.floor(F.col("_us") / width))
-        .groupBy("sensor_id", "_window")
-        .agg(
-            F.first("sensor_type").alias("sensor_type"),
-            F.first("location").alias("location"),
-            F.first("rejected_window_seconds").alias("_seconds"),
-            F.first("rejected_max_share").alias("_share_max"),
-            F.first("rejected_min_records").alias("_min"),
-            F.first("rejected_severity").alias("_severity"),
-            F.sum("_rejected").alias("_n_rejected"),
-            F.count(F.lit(1)).alias("_n"),
-            F.min(F.when(F.col("_rejected") == 1, F.col("_us"))).alias("_first"),
-            F.max(F.when(F.col("_rejected") == 1, F.col("_us"))).alias("_last"),
-        )
-    )
+    records = _sensor_records(readings, rejected)
+    windows = _record_windows(readings, records, params)
     latest = records.groupBy("sensor_id").agg(F.max("_us").alias("_latest"))
     share = F.col("_n_rejected") / F.col("_n")
     bursts = windows.where((F.col("_n_rejected") >= F.col("_min")) & (share > F.col("_share_max")))
@@ -508,9 +480,7 @@ def rejected_burst_episodes(readings: DataFrame, rejected: DataFrame, params: Da
     grouped = (
         bursts.groupBy("sensor_id", "_episode")
         .agg(
-            F.first("sensor_type").alias("sensor_type"),
-            F.first("location").alias("location"),
-            F.first("_severity").alias("_severity"),
+            *_run_names("_severity"),
             F.first("_share_max").alias("_share_max"),
             F.min("_first").alias("_first"),
             F.max("_last").alias("_last"),
@@ -520,12 +490,11 @@ def rejected_burst_episodes(readings: DataFrame, rejected: DataFrame, params: Da
         )
         .join(latest, "sensor_id")
     )
-    state_open = F.col("_latest") < F.col("_end")
     return grouped.select(
         *_episode(
             RuleName.REJECTED_BURST,
             severity=F.col("_severity"),
-            state_open=state_open,
+            state_open=F.col("_latest") < F.col("_end"),
             started=_instant(F.col("_first")),
             last_seen=_instant(F.col("_last")),
             resolved=_instant(F.col("_end")),
@@ -535,5 +504,47 @@ def rejected_burst_episodes(readings: DataFrame, rejected: DataFrame, params: Da
             detail=F.format_string(
                 "%d records rejected, up to %.0f%% of the sensor's records", F.col("_n"), F.col("_peak") * 100
             ),
+        )
+    )
+
+
+def _sensor_records(readings: DataFrame, rejected: DataFrame) -> DataFrame:
+    """Every record of a sensor: ``sensor_id``, ``_us`` (the event time, or the Kafka time of a rejected record keyed
+    by the sensor) and ``_rejected`` (1 or 0)."""
+    from pyspark.sql import functions as F
+
+    valid = readings.select("sensor_id", F.unix_micros("event_time").alias("_us"), F.lit(0).alias("_rejected"))
+    return valid.unionByName(
+        rejected.where(F.col("record_key").isNotNull() & F.col("kafka_timestamp").isNotNull()).select(
+            F.col("record_key").alias("sensor_id"),
+            F.unix_micros("kafka_timestamp").alias("_us"),
+            F.lit(1).alias("_rejected"),
+        )
+    )
+
+
+def _record_windows(readings: DataFrame, records: DataFrame, params: DataFrame) -> DataFrame:
+    """Counts of :func:`_sensor_records` per sensor and tumbling window of its ``rejected_window_seconds``, with the
+    rule's settings (a sensor's type and location come from its latest reading)."""
+    from pyspark.sql import functions as F
+
+    named = readings.groupBy("sensor_id").agg(
+        F.max_by("sensor_type", "event_time").alias("sensor_type"), F.max_by("location", "event_time").alias("location")
+    )
+    keyed = records.join(named, "sensor_id", "left")
+    frame = with_params(keyed, params).where(F.col("rejected_window_seconds").isNotNull())
+    width = (F.col("rejected_window_seconds") * 1_000_000).cast("bigint")
+    return (
+        frame.withColumn("_window", F.floor(F.col("_us") / width))
+        .groupBy("sensor_id", "_window")
+        .agg(
+            *_run_names("rejected_severity"),
+            F.first("rejected_window_seconds").alias("_seconds"),
+            F.first("rejected_max_share").alias("_share_max"),
+            F.first("rejected_min_records").alias("_min"),
+            F.sum("_rejected").alias("_n_rejected"),
+            F.count(F.lit(1)).alias("_n"),
+            F.min(F.when(F.col("_rejected") == 1, F.col("_us"))).alias("_first"),
+            F.max(F.when(F.col("_rejected") == 1, F.col("_us"))).alias("_last"),
         )
     )
