@@ -285,8 +285,8 @@ def threshold_episodes(frame: DataFrame) -> DataFrame:
 
 def stuck_flags(frame: DataFrame, windows: Iterable[float]) -> DataFrame:
     """:func:`prepared` readings with ``_stuck`` (the values of the trailing ``stuck_seconds``, and of the last
-    reading at or before its start, spread no more than ``stuck_epsilon``) and that anchor reading's time
-    (``_anchor_us``) and position (``_anchor_rn``).
+    reading at or before its start, spread no more than ``stuck_epsilon``, and that anchor reading lies no further
+    before the window than ``silent_seconds``) and the anchor's time (``_anchor_us``) and position (``_anchor_rn``).
 
     Args:
         frame: :func:`prepared`'s output.
@@ -308,7 +308,14 @@ def stuck_flags(frame: DataFrame, windows: Iterable[float]) -> DataFrame:
             F.min("value").over(trailing), anchor_value
         )
         mine = F.col("stuck_seconds") == F.lit(float(seconds))
-        covered = anchor_value.isNotNull() & (spread <= F.col("stuck_epsilon"))
+        # Readings cover the window: the anchor is no further before its start than the silent limit (a gap is
+        # the silent rule's, not a frozen value).
+        gap_before = (F.col("_us") - F.lit(span) - F.last("_us").over(before)) / 1_000_000
+        covered = (
+            anchor_value.isNotNull()
+            & (gap_before <= F.coalesce(F.col("silent_seconds"), F.lit(float(seconds))))
+            & (spread <= F.col("stuck_epsilon"))
+        )
         flag = F.when(mine, F.coalesce(covered, F.lit(False))).otherwise(flag)
         anchor_us = F.when(mine, F.last("_us").over(before)).otherwise(anchor_us)
         anchor_rn = F.when(mine, F.last("_rn").over(before)).otherwise(anchor_rn)

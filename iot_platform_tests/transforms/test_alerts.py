@@ -131,6 +131,12 @@ def test_stuck_episode_spans_the_flat_stretch(spark: SparkSession) -> None:
     assert episodes(spark, values[:50], "stuck", stuck={"enabled": True, "minutes": 1}) == []
 
 
+def test_equal_values_around_a_gap_are_silent_not_stuck(spark: SparkSession) -> None:
+    values = steady(0, 5) + [(100.0, 20.0), (101.0, 20.0), (102.0, 20.0)]
+    assert episodes(spark, values, "stuck", stuck={"enabled": True, "minutes": 1}) == []
+    assert len(episodes(spark, values, "silent")) == 1
+
+
 def test_stuck_with_epsilon_tolerates_small_noise(spark: SparkSession) -> None:
     values = [(float(s), 20.0 + (s % 3) * 0.01) for s in range(0, 100)]
     assert episodes(spark, values, "stuck", stuck={"enabled": True, "minutes": 1}) == []
