@@ -26,7 +26,12 @@ from iot_platform_tests.integration.pipeline_support import (
     run_job,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    # Three ingestion runs (each ingests, then evaluates): on a crowded two-core machine they need more than the
+    # default limit.
+    pytest.mark.timeout(1800),
+]
 
 STEP = 10
 """Seconds between two readings of a test sensor."""
