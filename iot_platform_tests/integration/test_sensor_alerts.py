@@ -160,6 +160,8 @@ def test_faults_open_the_expected_episodes_reruns_change_nothing_and_late_data_u
         produce(settings, [reading(f"{prefix}-RANGE", at[12], 45.0)])  # late, inside the resolved episode
         assert run_job(INGEST_JOB, instance).success
         after_late = stored(settings, prefix)
+        # The quiet sensor turns silent once its limit has passed: on a crowded machine, possibly in this run.
+        after_late.pop(("QUIET", "silent", "open"), None)
         updated = after_late[("RANGE", "threshold", "resolved")]
         assert updated["alert_id"] == in_range["alert_id"]
         assert (updated["readings"], updated["peak_value"], seconds(updated, base)) == (4, 45.0, (100.0, 130.0, 140.0))
