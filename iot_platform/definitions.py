@@ -7,11 +7,13 @@ import datetime as dt
 import dagster as dg
 
 from iot_platform.assets.hourly_stats import build_hourly_stats_asset
+from iot_platform.assets.sensor_alerts import build_sensor_alerts_asset
 from iot_platform.assets.sensor_raw import sensor_raw_asset
 from iot_platform.assets.sensor_readings import ingest_readings
 from iot_platform.cluster_definitions import cluster_health_definitions
 from iot_platform.jobs import HOURLY_STATS_JOB, hourly_stats_job, ingest_job
 from iot_platform.partitions import PARTITION_KEY_FORMAT, first_partition
+from iot_platform.registry import load_registry
 from iot_platform.resources.iceberg import IcebergResource
 from iot_platform.resources.kafka import KafkaResource
 from iot_platform.resources.spark import SparkResource
@@ -30,12 +32,19 @@ def hourly_partitions(start: dt.date) -> dg.HourlyPartitionsDefinition:
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    """Every asset, check, job, schedule, sensor and resource of the platform for the given settings."""
+    """Every asset, check, job, schedule, sensor and resource of the platform for the given settings.
+
+    Raises:
+        ConfigurationError: the sensor registry (``IOT_SENSOR_REGISTRY``) is unreadable or invalid; the message
+            names the field.
+    """
+    registry = load_registry(settings.sensor_registry)
     pipeline = dg.Definitions(
         assets=[
             sensor_raw_asset(settings),
             ingest_readings,
             build_hourly_stats_asset(settings, hourly_partitions(settings.partitions_start)),
+            build_sensor_alerts_asset(registry),
         ],
         jobs=[ingest_job, hourly_stats_job],
         schedules=build_schedules(settings),

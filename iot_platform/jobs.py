@@ -6,6 +6,7 @@ from __future__ import annotations
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
 from iot_platform.assets.hourly_stats import HOURLY_STATS
+from iot_platform.assets.sensor_alerts import SENSOR_ALERTS
 from iot_platform.assets.sensor_readings import REJECTED_READINGS, SENSOR_READINGS
 from iot_platform.runs import HOURLY_STATS_JOB, INGEST_JOB
 
@@ -13,8 +14,9 @@ __all__ = ["HOURLY_STATS_JOB", "INGEST_JOB", "hourly_stats_job", "ingest_job"]
 
 ingest_job = define_asset_job(
     INGEST_JOB,
-    selection=AssetSelection.assets(SENSOR_READINGS, REJECTED_READINGS),
-    description="Ingest new Kafka records into iot.sensor_readings / iot.rejected_readings (exactly once).",
+    selection=AssetSelection.assets(SENSOR_READINGS, REJECTED_READINGS, SENSOR_ALERTS),
+    description="Ingest new Kafka records into iot.sensor_readings / iot.rejected_readings (exactly once), then "
+    "evaluate the sensor alert rules (iot.sensor_alerts, iot.sensor_state).",
     executor_def=in_process_executor,
 )
 

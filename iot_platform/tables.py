@@ -262,6 +262,13 @@ REJECTED_READINGS_TABLE = Table(
             comment="time of the Kafka record (places the record in an hour)",
             added_later=True,
         ),
+        Column(
+            "record_key",
+            ColumnType.STRING,
+            nullable=True,
+            comment="the Kafka record key (the sensor id for the platform's producers; UTF-8, invalid bytes replaced)",
+            added_later=True,
+        ),
         Column("reason", ColumnType.STRING, comment="reason code, see the README"),
         Column("detail", ColumnType.STRING, nullable=True),
         Column("rejected_at", ColumnType.TIMESTAMP),

@@ -43,6 +43,8 @@ CREATED_AS = {
     "raw_payload string COMMENT 'the record value as received (UTF-8, invalid bytes replaced)', "
     "kafka_topic string NOT NULL, kafka_partition int NOT NULL, kafka_offset bigint NOT NULL, "
     "kafka_timestamp timestamp COMMENT 'time of the Kafka record (places the record in an hour)', "
+    "record_key string COMMENT 'the Kafka record key (the sensor id for the platform\\'s producers; UTF-8, invalid "
+    "bytes replaced)', "
     "reason string NOT NULL COMMENT 'reason code, see the README', detail string, rejected_at timestamp NOT NULL ) "
     "USING iceberg PARTITIONED BY (days(rejected_at)) "
     f"COMMENT 'Every malformed Kafka record with the reason it was rejected' {PROPERTIES}",
@@ -95,11 +97,16 @@ def test_create_sql_is_the_released_shape(table: Table) -> None:
     assert one_line(table.create_sql()) == CREATED_AS[table.name]
 
 
-def test_older_rejected_readings_get_kafka_timestamp_after_kafka_offset() -> None:
-    assert [c.name for c in REJECTED_READINGS_TABLE.added_columns()] == ["kafka_timestamp"]
+def test_older_rejected_readings_get_kafka_timestamp_and_record_key_after_kafka_offset() -> None:
+    assert [c.name for c in REJECTED_READINGS_TABLE.added_columns()] == ["kafka_timestamp", "record_key"]
     assert REJECTED_READINGS_TABLE.add_column_sql("kafka_timestamp") == (
         "ALTER TABLE iot.rejected_readings ADD COLUMN kafka_timestamp timestamp "
         "COMMENT 'time of the Kafka record (places the record in an hour)' AFTER kafka_offset"
+    )
+    assert REJECTED_READINGS_TABLE.add_column_sql("record_key") == (
+        "ALTER TABLE iot.rejected_readings ADD COLUMN record_key string "
+        "COMMENT 'the Kafka record key (the sensor id for the platform\\'s producers; UTF-8, invalid bytes "
+        "replaced)' AFTER kafka_timestamp"
     )
 
 
@@ -197,7 +204,7 @@ class RecordingSpark:
 
 
 def test_ensure_tables_creates_every_table_and_upgrades_older_ones() -> None:
-    old_rejected = [c for c in REJECTED_READINGS_TABLE.column_names if c != "kafka_timestamp"]
+    old_rejected = [c for c in REJECTED_READINGS_TABLE.column_names if c not in ("kafka_timestamp", "record_key")]
     spark = RecordingSpark({tables.REJECTED_READINGS: old_rejected})
 
     tables.ensure_tables(spark)  # type: ignore[arg-type]
@@ -207,6 +214,7 @@ def test_ensure_tables_creates_every_table_and_upgrades_older_ones() -> None:
         CREATED_AS[tables.SENSOR_READINGS],
         CREATED_AS[tables.REJECTED_READINGS],
         REJECTED_READINGS_TABLE.add_column_sql("kafka_timestamp"),
+        REJECTED_READINGS_TABLE.add_column_sql("record_key"),
         CREATED_AS[tables.HOURLY_STATS],
         CREATED_AS[tables.SENSOR_ALERTS],
         CREATED_AS[tables.SENSOR_STATE],

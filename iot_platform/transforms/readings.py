@@ -124,16 +124,19 @@ REJECTED_SCHEMA = T.StructType(
         T.StructField("partition", T.IntegerType(), False),
         T.StructField("offset", T.LongType(), False),
         T.StructField("kafka_timestamp", T.TimestampType(), True),
+        T.StructField("record_key", T.StringType(), True),
         T.StructField("reason", T.StringType(), False),
         T.StructField("detail", T.StringType(), False),
     ]
 )
 """A rejected record (contract ``iot.rejected_readings``, less ``rejected_at`` unless asked for). ``raw_payload`` is
 the record value as text, null for a tombstone; ``kafka_timestamp`` is the Kafka record's time (null when the source
-has none), which places a record that has no readable event time in an hour."""
+has none), which places a record that has no readable event time in an hour; ``record_key`` is the Kafka record's key
+as text (the sensor id for the platform's producers; null when the source has none), which names the sensor a
+malformed record probably came from."""
 REJECTED_COLUMNS: tuple[str, ...] = tuple(REJECTED_SCHEMA.fieldNames())
 
-PARSED_COLUMNS: tuple[str, ...] = READING_COLUMNS + ("kafka_timestamp", "reason", "detail", "raw_payload")
+PARSED_COLUMNS: tuple[str, ...] = READING_COLUMNS + ("kafka_timestamp", "record_key", "reason", "detail", "raw_payload")
 """Columns of :func:`parse_readings`' output, in order."""
 
 MICROS_PER_HOUR = 3_600 * 1_000_000
@@ -170,6 +173,7 @@ CANONICAL_COLUMNS: tuple[str, ...] = (
     "partition",
     "offset",
     "kafka_timestamp",
+    "record_key",
     "record_value",
 )
 """Columns of :func:`read_canonical`'s output, in order."""
@@ -300,7 +304,15 @@ def read_canonical(raw: DataFrame, *, fast_path: bool = True) -> DataFrame:
     if missing:
         raise ValueError(f"parse_readings needs the Kafka source columns {', '.join(missing)}")
     kafka_time = F.col("timestamp") if "timestamp" in raw.columns else F.lit(None).cast(T.TimestampType())
-    source = raw.select("topic", "partition", "offset", kafka_time.alias("kafka_timestamp"), "value")
+    key = F.make_valid_utf8(F.col("key").cast(T.StringType())) if "key" in raw.columns else F.lit(None)
+    source = raw.select(
+        "topic",
+        "partition",
+        "offset",
+        kafka_time.alias("kafka_timestamp"),
+        key.cast(T.StringType()).alias("_key"),
+        "value",
+    )
     if fast_path:
         read = source.select("*", canonical_reading_function(raw.sparkSession)(F.col("value")).alias("_read"))
     else:
@@ -320,6 +332,7 @@ def read_canonical(raw: DataFrame, *, fast_path: bool = True) -> DataFrame:
         "partition",
         "offset",
         "kafka_timestamp",
+        F.when(~is_canonical, F.col("_key")).alias("record_key"),
         F.when(~is_canonical, F.col("value")).alias("record_value"),
     )
 
@@ -344,6 +357,7 @@ def judge_records(read: DataFrame) -> DataFrame:
         "partition",
         "offset",
         "kafka_timestamp",
+        "record_key",
         F.col("record_value").alias("_bytes"),
         F.col("record_value").cast(T.StringType()).alias("_payload"),
         F.col("canonical").alias("_canonical"),
@@ -400,6 +414,7 @@ def judge_records(read: DataFrame) -> DataFrame:
         "partition",
         "offset",
         "kafka_timestamp",
+        F.when(~valid, F.col("record_key")).alias("record_key"),
         "reason",
         F.when(~valid, _detail()).alias("detail"),
         F.when(
@@ -728,6 +743,7 @@ def compact_batch(read: DataFrame) -> DataFrame:
         "partition",
         "offset",
         F.when(~canonical, F.col("kafka_timestamp")).alias("kafka_timestamp"),
+        "record_key",
         "record_value",
     )
 
@@ -844,6 +860,7 @@ def new_rejected_records(rejected: DataFrame, stored: DataFrame, rejected_at: dt
             "kafka_partition",
             "kafka_offset",
             "kafka_timestamp",
+            "record_key",
             "reason",
             "detail",
             "rejected_at",

@@ -34,10 +34,12 @@ def produce(
     records: Sequence[dict[str, Any] | str | bytes],
     partition: int | None = None,
     kafka_time: dt.datetime | None = None,
+    key: bytes | None = None,
 ) -> None:
     """Publish records (dicts as JSON, strings and bytes as they are) and wait for every delivery.
 
-    ``kafka_time`` sets the Kafka record time (default: now, set by the producer).
+    ``kafka_time`` sets the Kafka record time (default: now, set by the producer); ``key`` the record key (default:
+    a dict's sensor id, ``malformed`` for the others).
     """
     from confluent_kafka import Producer
 
@@ -45,16 +47,16 @@ def produce(
     for record in records:
         if isinstance(record, dict):
             value = json.dumps(record).encode()
-            key = str(record.get("sensor_id", "")).encode()
+            record_key = str(record.get("sensor_id", "")).encode()
         else:
             value = record.encode() if isinstance(record, str) else record
-            key = b"malformed"
+            record_key = b"malformed"
         extra: dict[str, Any] = {}
         if partition is not None:
             extra["partition"] = partition
         if kafka_time is not None:
             extra["timestamp"] = int(kafka_time.timestamp() * 1000)
-        producer.produce(settings.kafka_topic, key=key, value=value, **extra)
+        producer.produce(settings.kafka_topic, key=key if key is not None else record_key, value=value, **extra)
         producer.poll(0)
     assert producer.flush(30) == 0
 

@@ -223,6 +223,7 @@ def test_valid_record_is_typed(parsed_valid: dict[str, dict[str, Any]], case: st
         "partition": 0,
         "offset": 0,
         "kafka_timestamp": dt.datetime(2026, 11, 24, 12, 0),
+        "record_key": None,
         "reason": None,
         "detail": None,
         "raw_payload": None,
@@ -381,6 +382,21 @@ def test_rejected_records_keep_the_kafka_record_time(kafka_batch: Any) -> None:
     _, rejected = R.split_valid_rejected(R.parse_readings(kafka_batch(["oops"])))
 
     assert [row.kafka_timestamp for row in rejected.collect()] == [dt.datetime(2026, 11, 24, 12, 0)]
+
+
+def test_rejected_records_keep_the_kafka_record_key(spark: SparkSession) -> None:
+    records = kafka_frame(spark, ["oops", payload()]).withColumn(
+        "key", F.when(F.col("offset") == 0, F.lit(b"TEMP-007")).otherwise(F.col("key"))
+    )
+    parsed = R.parse_readings(records)
+    valid, rejected = R.split_valid_rejected(parsed)
+
+    assert [row.record_key for row in rejected.collect()] == ["TEMP-007"]
+    assert "record_key" not in valid.columns
+    assert [row.record_key for row in R.judge_records(R.read_canonical(records)).orderBy("offset").collect()] == [
+        "TEMP-007",
+        None,
+    ]
 
 
 def test_output_columns_and_types(kafka_batch: Any) -> None:
