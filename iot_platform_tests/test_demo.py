@@ -20,6 +20,7 @@ from iot_platform.demo import (
     DemoFailed,
     DemoWindow,
     alert_lines,
+    evaluate_alerts,
     format_alerts,
     format_rows,
     materialize,
@@ -28,7 +29,7 @@ from iot_platform.demo import (
     where_to_look,
 )
 from iot_platform.generator.command import backfill_command
-from iot_platform.runs import HOURLY_STATS_JOB
+from iot_platform.runs import HOURLY_STATS_JOB, INGEST_JOB
 from iot_platform.settings import load_settings
 from iot_platform.tables import SENSOR_ALERTS, SENSOR_ALERTS_TABLE
 from iot_platform_tests.api.fakes import FakeDagster
@@ -102,6 +103,23 @@ def test_a_run_is_launched_over_the_window_and_awaited() -> None:
     assert lines == [
         f"2/3 launched {HOURLY_STATS_JOB} for 2026-11-24-08:00 .. 2026-11-24-09:00: {dagster.web_url}/runs/{run.run_id}"
     ]
+
+
+def test_alerts_are_evaluated_by_one_ingestion_run_that_is_awaited() -> None:
+    dagster = FakeDagster(jobs=(HOURLY_STATS_JOB, INGEST_JOB))
+    submit = dagster.submit_run
+
+    def submit_and_end(job_name: str, tags: Mapping[str, str]) -> str:
+        run_id = submit(job_name, tags)
+        dagster.add_run("SUCCESS", run_id=run_id, job_name=job_name)
+        return run_id
+
+    dagster.submit_run = submit_and_end  # type: ignore[method-assign]
+    lines: list[str] = []
+    evaluate_alerts(dagster, timeout_s=60, echo=lines.append)
+    (run,) = dagster.runs.values()
+    assert run.job_name == INGEST_JOB
+    assert lines == [f"    launched {INGEST_JOB} to evaluate the alert rules: {dagster.web_url}/runs/{run.run_id}"]
 
 
 def test_waiting_reports_the_status_and_stops_at_the_timeout() -> None:

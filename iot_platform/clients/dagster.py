@@ -134,6 +134,16 @@ class DagsterClient(Protocol):
         """
         ...
 
+    def submit_run(self, job_name: str, tags: Mapping[str, str]) -> str:
+        """Queue a run of the unpartitioned job ``job_name``; return its id.
+
+        Raises:
+            ServiceUnavailable: Dagster cannot be reached.
+            NotFound: no loaded code location has the job.
+            UpstreamError: Dagster refused the run.
+        """
+        ...
+
     def submit_partition(self, job_name: str, partition: str, tags: Mapping[str, str]) -> str:
         """Launch (queue) a run of ``job_name`` for one partition and return its run id."""
         ...
@@ -473,6 +483,16 @@ class GraphQLDagsterClient:
             raise UpstreamError(SERVICE_NAME, f"cannot list code locations: {result.get('message', kind)}")
         jobs = tuple(sorted({job["name"] for repo in result["nodes"] for job in repo["jobs"]}))
         return DagsterStatus(version=str(data.get("version", "")), jobs=jobs)
+
+    def submit_run(self, job_name: str, tags: Mapping[str, str]) -> str:
+        """Queue a run of the unpartitioned job ``job_name`` through ``DagsterGraphQLClient.submit_job_execution``.
+
+        Raises:
+            ServiceUnavailable: Dagster cannot be reached.
+            NotFound: no loaded code location has the job.
+            UpstreamError: Dagster refused the run.
+        """
+        return self._submit(job_name, tags, f"launching {job_name}")
 
     def submit_partition(self, job_name: str, partition: str, tags: Mapping[str, str]) -> str:
         """Queue a run of ``job_name`` for one partition through ``DagsterGraphQLClient.submit_job_execution``.

@@ -86,6 +86,12 @@ class FakeDagster:
         self._check()
         return DagsterStatus(version="1.13.27", jobs=self.jobs)
 
+    def submit_run(self, job_name: str, tags: Mapping[str, str]) -> str:
+        self._check()
+        if job_name not in self.jobs:
+            raise NotFound(f"no loaded code location has job {job_name}")
+        return self.add_run("QUEUED", job_name=job_name, tags=dict(tags)).run_id
+
     def submit_partition(self, job_name: str, partition: str, tags: Mapping[str, str]) -> str:
         self._check()
         if job_name not in self.jobs:
