@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from iot_platform.registry import PARAM_COLUMNS, RuleName
@@ -283,45 +283,6 @@ def threshold_episodes(frame: DataFrame) -> DataFrame:
     )
 
 
-def stuck_flags(frame: DataFrame, windows: Iterable[float]) -> DataFrame:
-    """:func:`prepared` readings with ``_stuck`` (the values of the trailing ``stuck_seconds``, and of the last
-    reading at or before its start, spread no more than ``stuck_epsilon``, and that anchor reading lies no further
-    before the window than ``silent_seconds``) and the anchor's time (``_anchor_us``) and position (``_anchor_rn``).
-
-    Args:
-        frame: :func:`prepared`'s output.
-        windows: The distinct ``stuck_seconds`` of the parameters (a range frame's bounds are constants).
-    """
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    by_time = Window.partitionBy("sensor_id").orderBy("_us")
-    flag: Column = F.lit(False)
-    anchor_us: Column = F.lit(None).cast("bigint")
-    anchor_rn: Column = F.lit(None).cast("int")
-    for seconds in sorted(set(windows)):
-        span = round(seconds * 1_000_000)
-        trailing = by_time.rangeBetween(-span, 0)
-        before = by_time.rangeBetween(Window.unboundedPreceding, -span)
-        anchor_value = F.last("value").over(before)
-        spread = F.greatest(F.max("value").over(trailing), anchor_value) - F.least(
-            F.min("value").over(trailing), anchor_value
-        )
-        mine = F.col("stuck_seconds") == F.lit(float(seconds))
-        # Readings cover the window: the anchor is no further before its start than the silent limit (a gap is
-        # the silent rule's, not a frozen value).
-        gap_before = (F.col("_us") - F.lit(span) - F.last("_us").over(before)) / 1_000_000
-        covered = (
-            anchor_value.isNotNull()
-            & (gap_before <= F.coalesce(F.col("silent_seconds"), F.lit(float(seconds))))
-            & (spread <= F.col("stuck_epsilon"))
-        )
-        flag = F.when(mine, F.coalesce(covered, F.lit(False))).otherwise(flag)
-        anchor_us = F.when(mine, F.last("_us").over(before)).otherwise(anchor_us)
-        anchor_rn = F.when(mine, F.last("_rn").over(before)).otherwise(anchor_rn)
-    return frame.select("*", flag.alias("_stuck"), anchor_us.alias("_anchor_us"), anchor_rn.alias("_anchor_rn"))
-
-
 def _islands(frame: DataFrame, flag: str) -> DataFrame:
     """``frame`` with ``_island`` (equal for consecutive rows where ``flag`` holds) and ``_next_flag`` (the flag of
     the sensor's next reading)."""
@@ -336,37 +297,44 @@ def _islands(frame: DataFrame, flag: str) -> DataFrame:
     )
 
 
-def stuck_episodes(frame: DataFrame, windows: Iterable[float]) -> DataFrame:
-    """``stuck`` episodes: consecutive readings flagged by :func:`stuck_flags`.
+def stuck_episodes(frame: DataFrame) -> DataFrame:
+    """``stuck`` episodes of :func:`prepared` readings: stretches where each reading differs from the one before by
+    no more than ``stuck_epsilon`` (0: the same value) and follows it within ``silent_seconds`` (a gap is the silent
+    rule's, not a frozen value), lasting at least ``stuck_seconds``.
 
-    An episode starts at the first reading of the flat stretch (the anchor of its first flagged reading), is last
-    seen at its last flagged reading and resolves at the first reading that breaks it.
+    An episode starts at the stretch's first reading, is last seen at its last and resolves at the first reading
+    that breaks it (null while none has). One ordered pass: a stretch is a run between breaks, so the cost does not
+    grow with the window's length.
     """
+    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    islands = _islands(stuck_flags(frame, windows), "_stuck")
-    grouped = (
-        islands.where(F.col("_stuck"))
-        .groupBy("sensor_id", "_island")
-        .agg(
-            *_run_names("stuck_severity"),
-            F.first("stuck_epsilon").alias("_epsilon"),
-            F.min_by("_anchor_us", "_rn").alias("_first"),
-            F.min_by("_anchor_rn", "_rn").alias("_first_rn"),
-            F.max("_us").alias("_last"),
-            F.max("_rn").alias("_last_rn"),
-            _island_resolution(),
-            F.min_by("value", "_rn").alias("_value"),
-        )
+    step = F.abs(F.col("value") - F.col("_prev_value"))
+    gap = (F.col("_us") - F.col("_prev_us")) / 1_000_000
+    limit = F.coalesce(F.col("silent_seconds"), F.col("stuck_seconds"))
+    breaks = F.coalesce((step > F.col("stuck_epsilon")) | (gap > limit), F.lit(True))
+    w = _by_sensor()
+    stretches = frame.where(F.col("stuck_seconds").isNotNull()).select(
+        "*", F.sum(breaks.cast("int")).over(w.rowsBetween(Window.unboundedPreceding, 0)).alias("_stretch")
     )
-    readings = F.col("_last_rn") - F.col("_first_rn") + 1
-    return grouped.select(
+    grouped = stretches.groupBy("sensor_id", "_stretch").agg(
+        *_run_names("stuck_severity"),
+        F.first("stuck_epsilon").alias("_epsilon"),
+        F.first("stuck_seconds").alias("_seconds"),
+        F.min("_us").alias("_first"),
+        F.max("_us").alias("_last"),
+        F.max_by("_next_us", "_us").alias("_resolved"),
+        F.count(F.lit(1)).alias("_n"),
+        F.min_by("value", "_us").alias("_value"),
+    )
+    lasting = (F.col("_last") - F.col("_first")) >= F.col("_seconds") * 1_000_000
+    return grouped.where(lasting).select(
         *_run_episode(
             RuleName.STUCK,
             peak=F.col("_value"),
             threshold=F.col("_epsilon"),
-            readings=readings,
-            detail=F.format_string("value stayed at %s for %d readings", F.col("_value").cast("string"), readings),
+            readings=F.col("_n"),
+            detail=F.format_string("value stayed at %s for %d readings", F.col("_value").cast("string"), F.col("_n")),
         )
     )
 
@@ -433,7 +401,6 @@ def rate_episodes(frame: DataFrame) -> DataFrame:
 def reading_episodes(
     readings: DataFrame,
     params: DataFrame,
-    stuck_windows: Iterable[float],
     keep: Callable[[DataFrame], DataFrame] | None = None,
 ) -> DataFrame:
     """Every ``threshold``, ``stuck``, ``silent`` (gap) and ``rate_of_change`` episode of ``readings``.
@@ -442,7 +409,6 @@ def reading_episodes(
         readings: Rows with ``sensor_id``, ``sensor_type``, ``location``, ``value`` and ``event_time``, at most one
             per (sensor, event time).
         params: :func:`params_frame`'s output.
-        stuck_windows: The distinct non-null ``stuck_seconds`` of ``params``.
         keep: Applied to the readings in order with their parameters, which every rule reads (e.g. a checkpoint, so
             they are read and ordered once).
 
@@ -453,7 +419,7 @@ def reading_episodes(
     frame = frame.where("typed")
     if keep is not None:
         frame = keep(frame)
-    episodes = threshold_episodes(frame).unionByName(stuck_episodes(frame, stuck_windows))
+    episodes = threshold_episodes(frame).unionByName(stuck_episodes(frame))
     return episodes.unionByName(gap_episodes(frame)).unionByName(rate_episodes(frame))
 
 

@@ -54,8 +54,7 @@ def episodes(spark: SparkSession, values: list[tuple[float, float]], rule: str, 
     """The episodes of ``rule`` found in the readings, oldest first, with times as seconds after T0."""
     registry = parse_registry(registry_data(**rules))
     params = params_frame(spark, registry.param_rows())
-    windows = [row["stuck_seconds"] for row in registry.param_rows() if row["stuck_seconds"] is not None]
-    return collected(reading_episodes(readings(spark, values), params, windows), rule)
+    return collected(reading_episodes(readings(spark, values), params), rule)
 
 
 def collected(frame: DataFrame, rule: str) -> list[dict[str, Any]]:
@@ -163,10 +162,10 @@ def test_unknown_sensor_of_a_known_type_gets_its_types_rules(spark: SparkSession
     registry = parse_registry(registry_data())
     params = params_frame(spark, registry.param_rows())
     frame = readings(spark, steady(0, 3) + [(3, 50.0), (4, 50.0), (5, 51.0)], sensor_id="T-9")
-    [episode] = collected(reading_episodes(frame, params, []), "threshold")
+    [episode] = collected(reading_episodes(frame, params), "threshold")
     assert (episode["sensor_id"], episode["location"], episode["started_at"]) == ("T-9", "somewhere", 3)
     other_type = frame.withColumn("sensor_type", F.lit("vibration"))
-    assert reading_episodes(other_type, params, []).count() == 0
+    assert reading_episodes(other_type, params).count() == 0
 
 
 def test_rejected_burst_over_tumbling_windows(spark: SparkSession) -> None:

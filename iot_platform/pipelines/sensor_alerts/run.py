@@ -130,10 +130,9 @@ def _reading_episodes(
     since = {sensor_id: start - lookbacks[sensor_id] for sensor_id, start in starts.items()}
     rows = registry.param_rows()
     params = params_frame(spark, rows)
-    windows = {row["stuck_seconds"] for row in rows if row["stuck_seconds"] is not None}
     # Checkpoints keep the plans small and read the readings (and order them) once for every rule.
     readings = readings_since(spark, since).localCheckpoint()
-    episodes: DataFrame = reading_episodes(readings, params, windows, keep=lambda f: f.localCheckpoint()).unionByName(
+    episodes: DataFrame = reading_episodes(readings, params, keep=lambda f: f.localCheckpoint()).unionByName(
         rejected_burst_episodes(readings, rejected_since(spark, since), params)
     )
     t0 = spark.createDataFrame([(s, micros(at)) for s, at in sorted(starts.items())], "sensor_id string, _t0 long")
