@@ -73,8 +73,8 @@ class ThresholdRule(_Strict):
 
 
 class StuckRule(_Strict):
-    """The spread (max - min) of a sensor's values stays at or under ``epsilon`` for ``minutes`` while readings
-    arrive."""
+    """For ``minutes``, each reading differs from the one before by at most ``epsilon`` (0: the value does not
+    change) while readings keep arriving."""
 
     enabled: bool = True
     minutes: Annotated[float, Field(gt=0)] = 5.0
