@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,8 @@ IN_PROGRESS_RUNS_LIMIT = 200
 """At most this many in-progress runs are read at once (the platform runs a handful at a time)."""
 UNFINISHED_RUN_STATUSES = ("QUEUED", "NOT_STARTED", "STARTING", "STARTED")
 """Run statuses of a run that is waiting or working and not being stopped."""
+STARTING_WAIT_S = 30.0
+"""How long a stop waits for a run whose worker is still starting."""
 RUN_SEARCH_LIMIT = 100
 """At most this many runs (newest first) are read by one search."""
 FINISHED_BACKFILL_STATUSES = frozenset({"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"})
@@ -656,7 +659,8 @@ class GraphQLDagsterClient:
         """Stop a run through ``DagsterGraphQLClient.terminate_run``.
 
         A queued run is canceled at once; a started one goes to CANCELING while its process is interrupted
-        (its Spark operations are interrupted with it), then to CANCELED.
+        (its Spark operations are interrupted with it), then to CANCELED. A run whose worker is still starting
+        is stopped once it has started (Dagster refuses before), waiting up to :data:`STARTING_WAIT_S`.
 
         Raises:
             ServiceUnavailable: Dagster cannot be reached.
@@ -665,11 +669,16 @@ class GraphQLDagsterClient:
         """
         from dagster_graphql import DagsterGraphQLClientError
 
-        try:
-            self._official_client().terminate_run(run_id)
-        except DagsterGraphQLClientError as exc:
-            raise self._official_error(exc, f"terminating run {run_id}") from exc
-        return self.run(run_id)
+        deadline = time.monotonic() + STARTING_WAIT_S
+        while True:
+            try:
+                self._official_client().terminate_run(run_id)
+                return self.run(run_id)
+            except DagsterGraphQLClientError as exc:
+                # Dagster refuses to stop a run whose worker process is still starting: wait until it has started.
+                if "status STARTING" not in str(exc) or time.monotonic() > deadline:
+                    raise self._official_error(exc, f"terminating run {run_id}") from exc
+            time.sleep(0.5)
 
     def backfill(self, backfill_id: str) -> BackfillInfo:
         """The backfill with this id and its runs.
