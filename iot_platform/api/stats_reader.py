@@ -17,7 +17,6 @@ from iot_platform.api.iceberg_tables import CatalogTables, all_of, iso, predicat
 from iot_platform.api.paging import (
     DEFAULT_LIMIT,
     INSTANT_PATTERN,
-    MAX_KEY_LENGTH,
     MAX_LIMIT,
     Cursor,
     Order,
@@ -53,8 +52,6 @@ COLUMNS = HOURLY_STATS_COLUMNS
 
 PAGE_CACHE_MAX_ROWS = 2_000
 """Larger pages are not kept (the cache stays under a few hundred thousand rows)."""
-MAX_SENSOR_ID_LENGTH = MAX_KEY_LENGTH
-"""Longest ``sensor_id`` (and other id filter) the API takes, in a query parameter or a cursor."""
 
 StatsPage = Page
 """One page of ``iot.hourly_stats`` rows."""
