@@ -76,7 +76,7 @@ def params_frame(spark: SparkSession, rows: Sequence[dict[str, Any]]) -> DataFra
     return spark.createDataFrame(values, schema)
 
 
-def alert_episodes(readings: DataFrame, rejected: DataFrame | None, params: DataFrame) -> DataFrame:
+def alert_episodes(readings: DataFrame, rejected: DataFrame | None, params: Sequence[dict[str, Any]]) -> DataFrame:
     """Every episode of the reading rules (``threshold``, ``stuck``, ``silent`` gaps, ``rate_of_change``) and of
     ``rejected_burst`` in one grouped pass over each sensor's records.
 
@@ -84,14 +84,14 @@ def alert_episodes(readings: DataFrame, rejected: DataFrame | None, params: Data
         readings: Valid readings with ``sensor_id``, ``sensor_type``, ``location``, ``value`` and ``event_time``, at
             most one per (sensor, event time).
         rejected: Rejected records with ``record_key`` (the sensor id) and ``kafka_timestamp`` (None: none).
-        params: :func:`params_frame`'s output (collected: one row per sensor and type).
+        params: The registry's parameter rows (``SensorRegistry.param_rows()``).
 
     Returns:
         Episodes with ``EPISODE_COLUMNS``.
     """
     from pyspark.sql import functions as F
 
-    rows = [row.asDict() for row in params.collect()]
+    rows = [dict(row) for row in params]
     records = readings.select(
         "sensor_id",
         "sensor_type",
@@ -132,18 +132,20 @@ def _sensor_rules(rows: list[dict[str, Any]]) -> Any:
 
 
 def reading_episodes(readings: DataFrame, params: DataFrame) -> DataFrame:
-    """The ``threshold``, ``stuck``, ``silent`` (gap) and ``rate_of_change`` episodes of ``readings`` (see
-    :func:`alert_episodes`)."""
+    """The ``threshold``, ``stuck``, ``silent`` (gap) and ``rate_of_change`` episodes of ``readings`` under
+    ``params`` (:func:`params_frame`'s output; see :func:`alert_episodes`)."""
     from pyspark.sql import functions as F
 
-    return alert_episodes(readings, None, params).where(F.col("rule") != F.lit(RuleName.REJECTED_BURST.value))
+    rows = [row.asDict() for row in params.collect()]
+    return alert_episodes(readings, None, rows).where(F.col("rule") != F.lit(RuleName.REJECTED_BURST.value))
 
 
 def rejected_burst_episodes(readings: DataFrame, rejected: DataFrame, params: DataFrame) -> DataFrame:
     """The ``rejected_burst`` episodes of valid ``readings`` and ``rejected`` records (see :func:`alert_episodes`)."""
     from pyspark.sql import functions as F
 
-    return alert_episodes(readings, rejected, params).where(F.col("rule") == F.lit(RuleName.REJECTED_BURST.value))
+    rows = [row.asDict() for row in params.collect()]
+    return alert_episodes(readings, rejected, rows).where(F.col("rule") == F.lit(RuleName.REJECTED_BURST.value))
 
 
 __all__ = [
