@@ -6,9 +6,9 @@ Spark, in the executors' Python workers): the sensor's valid readings in event-t
 ones. Runs of consecutive readings are found with cumulative sums and the boundaries of ``np.diff``, never a Python
 loop over readings: the cost is a few array passes per sensor, whatever the windows' lengths.
 
-Episodes are plain dicts of :data:`EPISODE_FIELDS` with instants as epoch microseconds. Numbers in ``detail`` are
-formatted as Spark's ``format_string`` and ``cast('string')`` format them (Java's rules), so the text does not
-depend on where an episode was computed.
+Episodes are plain dicts of the episode columns (``EPISODE_COLUMNS`` of ``alerts.py``) with instants as epoch
+microseconds. Numbers in ``detail`` are formatted as Spark's ``format_string`` and ``cast('string')`` format them
+(Java's rules), so the text is the one the rules have always written.
 """
 
 from __future__ import annotations
