@@ -160,23 +160,18 @@ class SensorState:
     last_reading_at: dt.datetime
 
 
-def read_states(spark: SparkSession) -> list[SensorState]:
-    """Every row of ``iot.sensor_state`` (one per sensor ever seen)."""
-    from pyspark.sql import functions as F
+def read_states(table: Table) -> list[dict[str, Any]]:
+    """Every row of ``iot.sensor_state`` (one per sensor ever seen) as dicts with aware instants."""
+    table.refresh()
+    if table.current_snapshot() is None:
+        return []
+    return list(table.scan().to_arrow().to_pylist())
 
-    rows = (
-        spark.table(tables.SENSOR_STATE)
-        .select(
-            "sensor_id",
-            "sensor_type",
-            "location",
-            F.unix_micros("first_reading_at").alias("first"),
-            F.unix_micros("last_reading_at").alias("last"),
-        )
-        .collect()
-    )
+
+def as_states(rows: list[dict[str, Any]]) -> list[SensorState]:
+    """Rows of ``iot.sensor_state`` as :class:`SensorState`."""
     return [
-        SensorState(r["sensor_id"], r["sensor_type"], r["location"], instant(r["first"]), instant(r["last"]))
+        SensorState(r["sensor_id"], r["sensor_type"], r["location"], r["first_reading_at"], r["last_reading_at"])
         for r in rows
     ]
 

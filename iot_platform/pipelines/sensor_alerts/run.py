@@ -21,6 +21,7 @@ from iot_platform.pipelines.sensor_alerts.plan import (
 )
 from iot_platform.pipelines.sensor_alerts.read import (
     NewData,
+    as_states,
     collect_episodes,
     read_new_data,
     read_states,
@@ -28,14 +29,12 @@ from iot_platform.pipelines.sensor_alerts.read import (
     readings_since,
     rejected_since,
 )
-from iot_platform.pipelines.sensor_alerts.write import commit_episodes, merge_state
+from iot_platform.pipelines.sensor_alerts.write import commit_episodes, folded_states, write_states
 from iot_platform.registry import SensorRegistry
 from iot_platform.transforms.alerts import (
     EPISODE_COLUMNS,
     READING_RULES,
-    params_frame,
-    reading_episodes,
-    rejected_burst_episodes,
+    alert_episodes,
 )
 
 if TYPE_CHECKING:
@@ -84,12 +83,13 @@ def run_evaluation(
     tables.ensure_tables(
         spark, tables.SENSOR_READINGS, tables.REJECTED_READINGS, tables.SENSOR_ALERTS, tables.SENSOR_STATE
     )
-    table = catalog.load_table(tables.SENSOR_ALERTS)
+    table, state_table = catalog.load_table(tables.SENSOR_ALERTS), catalog.load_table(tables.SENSOR_STATE)
     watermark = stored_watermark(table)
     new = read_new_data(spark, watermark)
     result.new_readings = new.readings
-    merge_state(spark, new.sensors, dt.datetime.now(dt.UTC))
-    states = read_states(spark)
+    rows, changed = folded_states(read_states(state_table), new.sensors, dt.datetime.now(dt.UTC))
+    write_states(state_table, changed)
+    states = as_states(rows)
     first_new = new.first_new()
     stored = read_stored_episodes(table, set(first_new))
     result.seconds["read"] = clock.step(f"read {new.readings} new readings of {len(first_new)} sensors")
@@ -128,12 +128,8 @@ def _reading_episodes(
     from pyspark.sql import functions as F
 
     since = {sensor_id: start - lookbacks[sensor_id] for sensor_id, start in starts.items()}
-    rows = registry.param_rows()
-    params = params_frame(spark, rows)
-    # Checkpoints keep the plans small and read the readings (and order them) once for every rule.
-    readings = readings_since(spark, since).localCheckpoint()
-    episodes: DataFrame = reading_episodes(readings, params, keep=lambda f: f.localCheckpoint()).unionByName(
-        rejected_burst_episodes(readings, rejected_since(spark, since), params)
+    episodes: DataFrame = alert_episodes(
+        readings_since(spark, since), rejected_since(spark, since), registry.param_rows()
     )
     t0 = spark.createDataFrame([(s, micros(at)) for s, at in sorted(starts.items())], "sensor_id string, _t0 long")
     kept = episodes.join(F.broadcast(t0), "sensor_id").where(F.unix_micros("started_at") >= F.col("_t0"))

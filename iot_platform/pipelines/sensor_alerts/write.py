@@ -1,5 +1,6 @@
-"""Writing an evaluation: ``iot.sensor_state`` first (an idempotent MERGE), then the episodes of
-``iot.sensor_alerts`` together with the new watermark in one commit."""
+"""Writing an evaluation: ``iot.sensor_state`` first (an idempotent fold of the new readings' summaries, written
+through pyiceberg: the table holds one small row per sensor), then the episodes of ``iot.sensor_alerts`` together
+with the new watermark in one commit."""
 
 from __future__ import annotations
 
@@ -9,67 +10,58 @@ from typing import TYPE_CHECKING, Any, cast
 
 from iot_platform import tables
 from iot_platform.pipelines.sensor_alerts.episodes import Changes
-from iot_platform.pipelines.sensor_alerts.plan import WATERMARK_KEY, Watermark, micros
+from iot_platform.pipelines.sensor_alerts.plan import WATERMARK_KEY, Watermark
 from iot_platform.pipelines.sensor_alerts.read import SensorSummary
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
-    from pyspark.sql import SparkSession
-
-NEW_STATE_VIEW = "iot_new_sensor_state"
-"""Temporary view the state MERGE reads from."""
-
-STATE_MERGE = f"""
-    MERGE INTO {tables.SENSOR_STATE} t
-    USING {NEW_STATE_VIEW} s
-    ON t.sensor_id = s.sensor_id
-    WHEN MATCHED AND (s.last_reading_at > t.last_reading_at OR s.first_reading_at < t.first_reading_at) THEN UPDATE SET
-        t.sensor_type = CASE WHEN s.last_reading_at > t.last_reading_at THEN s.sensor_type ELSE t.sensor_type END,
-        t.location = CASE WHEN s.last_reading_at > t.last_reading_at THEN s.location ELSE t.location END,
-        t.unit = CASE WHEN s.last_reading_at > t.last_reading_at THEN s.unit ELSE t.unit END,
-        t.first_reading_at = least(t.first_reading_at, s.first_reading_at),
-        t.last_reading_at = greatest(t.last_reading_at, s.last_reading_at),
-        t.last_value = CASE WHEN s.last_reading_at > t.last_reading_at THEN s.last_value ELSE t.last_value END,
-        t.updated_at = s.updated_at
-    WHEN NOT MATCHED THEN INSERT *
-"""
-"""Earliest first reading and latest last reading win, so merging the same readings again changes nothing."""
 
 
-def merge_state(spark: SparkSession, sensors: list[SensorSummary], updated_at: dt.datetime) -> None:
-    """Fold the new readings' per-sensor summaries into ``iot.sensor_state``."""
-    from pyspark.sql import functions as F
+def folded_states(
+    stored: list[dict[str, Any]], sensors: list[SensorSummary], updated_at: dt.datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Fold the new readings' per-sensor summaries into the rows of ``iot.sensor_state``.
 
-    if not sensors:
+    The earliest first reading and the latest last reading win (type, location, unit and value follow the latest),
+    so folding the same readings again changes nothing.
+
+    Returns:
+        Every row after the fold, and the rows it changed or added.
+    """
+    rows = {row["sensor_id"]: row for row in stored}
+    changed = []
+    for s in sensors:
+        latest = {"sensor_type": s.sensor_type, "location": s.location, "unit": s.unit, "last_value": s.last_value}
+        span = {"first_reading_at": s.first_reading_at, "last_reading_at": s.last_reading_at}
+        before = rows.get(s.sensor_id)
+        if before is None:
+            row = {"sensor_id": s.sensor_id, **latest, **span, "updated_at": updated_at}
+        elif s.last_reading_at > before["last_reading_at"] or s.first_reading_at < before["first_reading_at"]:
+            later = latest if s.last_reading_at > before["last_reading_at"] else {}
+            span["first_reading_at"] = min(before["first_reading_at"], s.first_reading_at)
+            span["last_reading_at"] = max(before["last_reading_at"], s.last_reading_at)
+            row = {**before, **later, **span, "updated_at": updated_at}
+        else:
+            continue
+        rows[s.sensor_id] = row
+        changed.append(row)
+    return list(rows.values()), changed
+
+
+def write_states(table: Table, changed: list[dict[str, Any]]) -> None:
+    """Replace the changed rows of ``iot.sensor_state`` (by sensor id) in one commit."""
+    import pyarrow as pa
+    from pyiceberg.expressions import In
+
+    if not changed:
         return
-    rows = [
-        (
-            s.sensor_id,
-            s.sensor_type,
-            s.location,
-            s.unit,
-            micros(s.first_reading_at),
-            micros(s.last_reading_at),
-            s.last_value,
-        )
-        for s in sensors
-    ]
-    ddl = "sensor_id string, sensor_type string, location string, unit string, first long, last long, value double"
-    frame = spark.createDataFrame(rows, ddl).select(
-        "sensor_id",
-        "sensor_type",
-        "location",
-        "unit",
-        F.timestamp_micros("first").alias("first_reading_at"),
-        F.timestamp_micros("last").alias("last_reading_at"),
-        F.col("value").alias("last_value"),
-        F.timestamp_micros(F.lit(micros(updated_at))).alias("updated_at"),
-    )
-    frame.createOrReplaceTempView(NEW_STATE_VIEW)
-    try:
-        spark.sql(STATE_MERGE)
-    finally:
-        spark.catalog.dropTempView(NEW_STATE_VIEW)
+    schema = tables.SENSOR_STATE_TABLE.iceberg_schema().as_arrow()
+    frame = pa.Table.from_pylist([{name: row[name] for name in schema.names} for row in changed], schema=schema)
+    replaced = cast(Any, In)("sensor_id", sorted(row["sensor_id"] for row in changed))  # positional, as documented
+    with warnings.catch_warnings():
+        # A new sensor has no row to replace.
+        warnings.filterwarnings("ignore", message="Delete operation did not match any records")
+        table.overwrite(frame, overwrite_filter=replaced)
 
 
 def commit_episodes(table: Table, change: Changes, watermark: Watermark, run_id: str) -> None:
