@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from iot_platform.api.alerts_reader import IcebergAlertsReader
 from iot_platform.api.cluster_cache import CONNECT_SERVER_TTL_S, DEFAULT_TTL_S, CachedClusterState, TimedReading
 from iot_platform.api.connect_server import server_application_id
-from iot_platform.api.iceberg_tables import CatalogTables
+from iot_platform.api.iceberg_tables import CatalogTables, SnapshotCache
 from iot_platform.api.sensors_reader import SensorsReader
 from iot_platform.api.stats_reader import HourlyStatsReader, IcebergHourlyStatsReader
 from iot_platform.clients.dagster import DagsterClient, DagsterStatus, GraphQLDagsterClient, RunInfo
@@ -64,6 +64,8 @@ class ApiClients:
         """The reader of ``iot.sensor_alerts``."""
         self.sensors = SensorsReader(self.tables, registry, self.alerts)
         """The reader of what ``GET /sensors`` shows."""
+        self.answers: SnapshotCache[bytes] = SnapshotCache(entries=16)
+        """Rendered answers of the dashboard's reads, keyed by the snapshot they were read at and the query."""
         self._settings = settings
         self._dagster = dagster
         self._spark_master = spark_master

@@ -340,6 +340,17 @@ class Sensor(BaseModel):
     open_alerts: int = Field(description="Its open alert episodes.")
 
 
+class Reading(BaseModel):
+    """One stored reading of a sensor, as ingested from the topic."""
+
+    event_time: dt.datetime = Field(description="When the sensor took it (UTC).")
+    value: float | None = Field(description="The raw value; null for a reading without a finite number.")
+    unit: str | None
+    ingested_at: dt.datetime | None = Field(description="When the platform stored it.")
+    kafka_partition: int | None = Field(description="Where it was read from: the topic's partition and offset.")
+    kafka_offset: int | None
+
+
 class SensorRules(BaseModel):
     """The effective thresholds and rule settings of a sensor (registry defaults, type, overrides); a null limit
     means the rule is off."""

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from iot_platform.api.deps import DagsterDep, NowDep, SensorsDep
-from iot_platform.api.iceberg_tables import all_of, iso, predicate, scan, snapshot_id
+from iot_platform.api.iceberg_tables import SnapshotCache, all_of, iso, predicate, scan, snapshot_id
 from iot_platform.api.query_params import READ_ERRORS
 from iot_platform.api.routes.jobs import SUBMITTED_BY_TAG
 from iot_platform.api.schemas import (
@@ -41,6 +41,7 @@ from iot_platform.tables import HOURLY_STATS
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from pyiceberg.table import Table
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 """The dashboard's files: ``dashboard/`` (the pages) and ``vendor/`` (the chart library)."""
@@ -188,34 +189,51 @@ def sparklines_of(registry: SensorRegistry, arrow: pa.Table, first: dt.datetime,
     )
 
 
-@router.get("/sparklines", summary="Every sensor's hourly averages of the last hours", responses=READ_ERRORS)
+@router.get(
+    "/sparklines",
+    summary="Every sensor's hourly averages of the last hours",
+    response_model=Sparklines,
+    responses=READ_ERRORS,
+)
 def sparklines(
     request: Request,
     reader: SensorsDep,
     now: NowDep,
     hours: Annotated[int, Query(ge=1, le=168, description="How many hours, up to the current one.")] = 24,
-) -> Sparklines:
+) -> Response:
     """``avg_value`` of ``iot.hourly_stats`` for each of the last ``hours`` hours (the current one last) of every
-    sensor, with its thresholds: what ``GET /stats/hourly`` serves for those hours, three columns only."""
+    sensor, with its thresholds: what ``GET /stats/hourly`` serves for those hours, three columns only. The answer
+    is rendered once per snapshot of the table and hour: the sensors page of every viewer polls it."""
     first = hour_start(now) - (hours - 1) * HOUR
     table = request.app.state.clients.tables.load(HOURLY_STATS)
     snapshot = snapshot_id(table)
+    rendered: SnapshotCache[bytes] = request.app.state.clients.answers
+    key = ("sparklines", snapshot, first, hours)
+    body = rendered.get(key)
+    if body is None:
+        answer = sparklines_of(reader.registry, _averages(table, snapshot, first, hours), first, hours)
+        body = answer.model_dump_json().encode()
+        rendered.put(key, body)
+    return Response(body, media_type="application/json")
+
+
+def _averages(table: Table | None, snapshot: int | None, first: dt.datetime, hours: int) -> pa.Table:
+    """``window_start``, ``sensor_id`` and ``avg_value`` of the rows of the ``hours`` hours from ``first``
+    (Iceberg keeps only those days' partitions)."""
     columns = ("window_start", "sensor_id", "avg_value")
     if table is None or snapshot is None:
         import pyarrow as pa
 
-        arrow = pa.table({column: [] for column in columns})
-    else:
-        from pyiceberg.expressions import GreaterThanOrEqual, LessThan
+        return pa.table({column: [] for column in columns})
+    from pyiceberg.expressions import GreaterThanOrEqual, LessThan
 
-        window = all_of(
-            [
-                predicate(GreaterThanOrEqual, "window_start", iso(first)),
-                predicate(LessThan, "window_start", iso(first + hours * HOUR)),
-            ]
-        )
-        arrow = scan(table, snapshot, window, columns)
-    return sparklines_of(reader.registry, arrow, first, hours)
+    window = all_of(
+        [
+            predicate(GreaterThanOrEqual, "window_start", iso(first)),
+            predicate(LessThan, "window_start", iso(first + hours * HOUR)),
+        ]
+    )
+    return scan(table, snapshot, window, columns)
 
 
 def mount_pages(app: FastAPI) -> None:
