@@ -423,6 +423,28 @@ class Freshness(BaseModel):
     runs_failed_last_day: int
 
 
+class PartitionLag(BaseModel):
+    """One partition of the topic: what was published, what the table holds, how many records lie between."""
+
+    partition: int
+    high_watermark: int = Field(description="The offset the next record published to the partition gets.")
+    committed: int | None = Field(description="The next offset ingestion reads (null: never read).")
+    lag: int = Field(description="Records published but not yet in iot.sensor_readings.")
+
+
+class IngestionLag(BaseModel):
+    """How far ``iot.sensor_readings`` is behind the topic, and how old its newest reading is."""
+
+    topic: str
+    lag_records: int = Field(description="Records on the topic not yet ingested, over every partition.")
+    partitions: list[PartitionLag]
+    committed_at: dt.datetime | None = Field(
+        description="When the last ingestion committed its offsets (null: nothing ingested yet)."
+    )
+    newest_reading_at: dt.datetime | None = Field(description="Event time of the newest stored reading.")
+    newest_reading_age_s: float | None = Field(description="Seconds from newest_reading_at to now.")
+
+
 class SensorThresholds(BaseModel):
     """A registered sensor's alarm band (its own settings, else its type's)."""
 

@@ -20,13 +20,15 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from iot_platform.api.deps import DagsterDep, NowDep, SensorsDep
+from iot_platform.api.deps import DagsterDep, NowDep, SensorsDep, SettingsDep
 from iot_platform.api.iceberg_tables import SnapshotCache, all_of, iso, predicate, scan, snapshot_id
+from iot_platform.api.ingestion_lag import committed_offsets, partition_lags
 from iot_platform.api.query_params import READ_ERRORS
 from iot_platform.api.routes.jobs import SUBMITTED_BY_TAG
 from iot_platform.api.schemas import (
     ErrorBody,
     Freshness,
+    IngestionLag,
     RecentRun,
     SensorSparkline,
     SensorThresholds,
@@ -37,7 +39,7 @@ from iot_platform.clients.dagster import RunInfo
 from iot_platform.partitions import HOUR, hour_start, last_complete_partition, partition_start
 from iot_platform.registry import SensorOverrides, SensorRegistry
 from iot_platform.runs import HOURLY_STATS_JOB, INGEST_JOB
-from iot_platform.tables import HOURLY_STATS
+from iot_platform.tables import HOURLY_STATS, SENSOR_READINGS
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -129,6 +131,30 @@ def freshness(dagster: DagsterDep, now: NowDep) -> Freshness:
     """The latest successful ingestion and its age, the latest hour of statistics built and how many complete
     hours follow it, late rebuilds and failures of the last day: read from the latest runs in Dagster."""
     return freshness_of(dagster.recent_runs(FRESHNESS_RUNS), dagster.web_url.rstrip("/"), now)
+
+
+@router.get(
+    "/lag",
+    summary="How far ingestion is behind the topic",
+    responses={503: {"model": ErrorBody, "description": "Kafka or the Iceberg catalog cannot be reached."}},
+)
+def lag(request: Request, reader: SensorsDep, settings: SettingsDep, now: NowDep) -> IngestionLag:
+    """Records published to the topic and not yet in ``iot.sensor_readings`` (Kafka's high watermarks minus the
+    offsets the last ingestion committed with its rows), per partition and in all, and the age of the newest
+    stored reading. The watermarks are read at most every few seconds."""
+    clients = request.app.state.clients
+    watermarks = clients.watermarks.get()
+    committed, committed_at = committed_offsets(clients.tables.load(SENSOR_READINGS), settings.kafka_topic)
+    partitions = partition_lags(watermarks, committed)
+    newest = max((s["last_reading_at"] for s in reader.sensors(now) if s["last_reading_at"] is not None), default=None)
+    return IngestionLag(
+        topic=settings.kafka_topic,
+        lag_records=sum(partition.lag for partition in partitions),
+        partitions=partitions,
+        committed_at=committed_at,
+        newest_reading_at=newest,
+        newest_reading_age_s=(now - newest).total_seconds() if newest is not None else None,
+    )
 
 
 @router.get("/thresholds", summary="Every registered sensor's thresholds", responses=READ_ERRORS)
