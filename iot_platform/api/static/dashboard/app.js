@@ -88,7 +88,7 @@ const overview = {
       sensors: h("section", { class: "card", id: "sensor-status" }),
       runs: h("section", { class: "card wide", id: "recent-runs" }),
     };
-    this.lagList = h("dl", { id: "ingestion-lag" });
+    this.lagList = h("div", { id: "ingestion-lag" }); // a group of the freshness list, filled when the lag answers
     root.append(h("div", { class: "cards" }, Object.values(this.cards)));
   },
   async update() {
@@ -123,6 +123,7 @@ const overview = {
         h("dd", {}, last ? h("a", { href: last.dagster_url, target: "_blank" }, when(last.ended_at)) : "none yet"),
         h("dt", {}, "Ingestion age"),
         h("dd", { dataset: { value: f.ingestion_age_s ?? "" } }, ago(f.ingestion_age_s)),
+        this.lagList,
         h("dt", {}, "Last hour built"),
         h("dd", { id: "last-hour-built" }, f.last_hour_built || "none yet"),
         h("dt", {}, "Complete hours not built"),
@@ -132,7 +133,6 @@ const overview = {
         h("dt", {}, "Runs in progress / failed (24 h)"),
         h("dd", {}, `${f.runs_in_progress} / ${f.runs_failed_last_day}`),
       ),
-      this.lagList,
       h("a", { href: f.dagster_url, target: "_blank", class: "dagster" }, "Open the Dagster UI"),
     );
   },
