@@ -399,7 +399,8 @@ const sensorDetail = {
       get(`/sensors/${id}`),
       getAll("/stats/hourly", { sensor_id: this.sensorId, start: isoHour(this.start), end: isoHour(this.end), limit: 10000 }),
       getAll("/alerts", { sensor_id: this.sensorId, end: new Date(this.end).toISOString(), limit: 1000 }, 1),
-      get(`/sensors/${id}/readings`, { limit: LATEST_READINGS }),
+      // The readings card shows its own error: the rest of the page does not depend on it.
+      get(`/sensors/${id}/readings`, { limit: LATEST_READINGS }).catch((error) => error),
     ]);
     const episodes = alerts.filter((a) => !a.resolved_at || Date.parse(a.resolved_at) >= this.start);
     const rules = sensor.rules || {};
@@ -447,6 +448,10 @@ const sensorDetail = {
       ),
     );
     this.episodes.replaceChildren(h("h2", {}, `Alert episodes in range (${episodes.length})`), alertsTable(episodes));
+    if (readings instanceof Error) {
+      this.readings.replaceChildren(h("h2", {}, "Latest readings"), h("p", { class: "unavailable" }, message(readings)));
+      return;
+    }
     this.readings.replaceChildren(
       h("h2", {}, `Latest readings (${readings.length})`),
       table(
