@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING
 from iot_platform.api.alerts_reader import IcebergAlertsReader
 from iot_platform.api.cluster_cache import CONNECT_SERVER_TTL_S, DEFAULT_TTL_S, CachedClusterState, TimedReading
 from iot_platform.api.connect_server import server_application_id
-from iot_platform.api.iceberg_tables import CatalogTables
+from iot_platform.api.iceberg_tables import CatalogTables, SnapshotCache
 from iot_platform.api.sensors_reader import SensorsReader
 from iot_platform.api.stats_reader import HourlyStatsReader, IcebergHourlyStatsReader
 from iot_platform.clients.dagster import DagsterClient, DagsterStatus, GraphQLDagsterClient, RunInfo
+from iot_platform.clients.kafka import topic_watermarks
 from iot_platform.clients.spark_master import HttpSparkMasterClient, SparkMasterClient
 
 if TYPE_CHECKING:
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
 
     from iot_platform.registry import SensorRegistry
     from iot_platform.settings import Settings
+
+
+WATERMARKS_TTL_S = 5.0
+"""How long the topic's watermarks (or the news that Kafka cannot be reached) are reused."""
 
 
 class ApiClients:
@@ -64,6 +69,8 @@ class ApiClients:
         """The reader of ``iot.sensor_alerts``."""
         self.sensors = SensorsReader(self.tables, registry, self.alerts)
         """The reader of what ``GET /sensors`` shows."""
+        self.answers: SnapshotCache[bytes] = SnapshotCache(entries=16)
+        """Rendered answers of the dashboard's reads, keyed by the snapshot they were read at and the query."""
         self._settings = settings
         self._dagster = dagster
         self._spark_master = spark_master
@@ -77,6 +84,11 @@ class ApiClients:
             connect_server_id or (lambda: server_application_id(url)), ttl_s=CONNECT_SERVER_TTL_S
         )
         """The Spark Connect server's application id (``None``: it cannot be asked), reused for a few seconds."""
+        servers, topic = settings.bootstrap_servers, settings.kafka_topic
+        self.watermarks: TimedReading[dict[int, tuple[int, int]]] = TimedReading(
+            lambda: topic_watermarks(servers, topic, timeout_s=3.0), ttl_s=WATERMARKS_TTL_S
+        )
+        """The topic's ``(low, high)`` offsets per partition, reused for a few seconds."""
         self._owned: list[GraphQLDagsterClient | HttpSparkMasterClient] = []
         self._lock = threading.Lock()
 

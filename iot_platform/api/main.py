@@ -27,6 +27,7 @@ from iot_platform.api.errors import (
 from iot_platform.api.headers import ResponseHeaders
 from iot_platform.api.limits import MAX_ERROR_ISSUES, RequestLimits, clip
 from iot_platform.api.paging import NEXT_CURSOR_HEADER
+from iot_platform.api.polled import PolledAnswers
 from iot_platform.api.routes import alerts, cluster, dashboard, health, jobs, sensors, stats
 from iot_platform.api.stats_reader import HourlyStatsReader
 from iot_platform.clients.dagster import DagsterClient
@@ -174,6 +175,8 @@ def create_app(
             "64 KiB is 413, headers over 16 KiB 431."
         ),
         lifespan=lifespan,
+        # The platform exports no OpenTelemetry; left on, FastAPI looks up the global providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
         docs_url=None,
         redoc_url=None,
     )
@@ -181,6 +184,7 @@ def create_app(
     app.state.clients = clients
     app.add_exception_handler(PlatformError, platform_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_middleware(PolledAnswers, clients=clients)  # innermost: limits, headers and CORS apply to its answers
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -340,6 +340,17 @@ class Sensor(BaseModel):
     open_alerts: int = Field(description="Its open alert episodes.")
 
 
+class Reading(BaseModel):
+    """One stored reading of a sensor, as ingested from the topic."""
+
+    event_time: dt.datetime = Field(description="When the sensor took it (UTC).")
+    value: float | None = Field(description="The raw value; null for a reading without a finite number.")
+    unit: str | None
+    ingested_at: dt.datetime | None = Field(description="When the platform stored it.")
+    kafka_partition: int | None = Field(description="Where it was read from: the topic's partition and offset.")
+    kafka_offset: int | None
+
+
 class SensorRules(BaseModel):
     """The effective thresholds and rule settings of a sensor (registry defaults, type, overrides); a null limit
     means the rule is off."""
@@ -410,6 +421,28 @@ class Freshness(BaseModel):
     )
     runs_in_progress: int
     runs_failed_last_day: int
+
+
+class PartitionLag(BaseModel):
+    """One partition of the topic: what was published, what the table holds, how many records lie between."""
+
+    partition: int
+    high_watermark: int = Field(description="The offset the next record published to the partition gets.")
+    committed: int | None = Field(description="The next offset ingestion reads (null: never read).")
+    lag: int = Field(description="Records published but not yet in iot.sensor_readings.")
+
+
+class IngestionLag(BaseModel):
+    """How far ``iot.sensor_readings`` is behind the topic, and how old its newest reading is."""
+
+    topic: str
+    lag_records: int = Field(description="Records on the topic not yet ingested, over every partition.")
+    partitions: list[PartitionLag]
+    committed_at: dt.datetime | None = Field(
+        description="When the last ingestion committed its offsets (null: nothing ingested yet)."
+    )
+    newest_reading_at: dt.datetime | None = Field(description="Event time of the newest stored reading.")
+    newest_reading_age_s: float | None = Field(description="Seconds from newest_reading_at to now.")
 
 
 class SensorThresholds(BaseModel):

@@ -13,13 +13,16 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from pydantic import TypeAdapter
 
 from iot_platform.api.alerts_reader import IcebergAlertsReader
 from iot_platform.api.iceberg_tables import CatalogTables, SnapshotCache, all_of, iso, json_safe, predicate, scan
 from iot_platform.api.iceberg_tables import snapshot_id as current_snapshot
+from iot_platform.api.schemas import Sensor
 from iot_platform.errors import NotFound
 from iot_platform.registry import PARAM_COLUMNS, RuleName, SensorRegistry
 from iot_platform.tables import SENSOR_READINGS, SENSOR_STATE, SENSOR_STATE_TABLE
@@ -33,6 +36,18 @@ RECENT_WINDOW = dt.timedelta(hours=1)
 RECENT_TTL_S = 10.0
 """How long one count of the last hour's readings is reused (the window slides; new commits count at once)."""
 RECENT_COLUMNS = ("sensor_id", "event_time", "value")
+SENSORS_JSON = TypeAdapter(list[Sensor])
+"""Validates and renders ``GET /sensors``'s answer as its ``response_model`` would."""
+READING_COLUMNS = ("event_time", "value", "unit", "ingested_at", "kafka_partition", "kafka_offset")
+"""The columns of a stored reading ``GET /sensors/{sensor_id}/readings`` serves."""
+READINGS_LOOKBACK = (
+    dt.timedelta(hours=1),
+    dt.timedelta(hours=6),
+    dt.timedelta(days=1),
+    dt.timedelta(days=7),
+)
+"""How far back the latest readings are looked for, newest slice first: each slice is scanned only while the ones
+after it hold fewer readings than asked for (Iceberg keeps only that slice's hour partitions)."""
 RULE_FIELDS: tuple[str, ...] = tuple(
     name for name in PARAM_COLUMNS if name not in ("sensor_id", "sensor_type", "location", "unit")
 )
@@ -157,6 +172,20 @@ def recent_window(now: dt.datetime) -> BooleanExpression:
     )
 
 
+def reading_slices(now: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The event-time slices ``(start, end]`` of :data:`READINGS_LOOKBACK` before ``now``, newest first."""
+    ends = [now] + [now - back for back in READINGS_LOOKBACK[:-1]]
+    return [(now - back, end) for back, end in zip(READINGS_LOOKBACK, ends, strict=True)]
+
+
+def newest_rows(arrow: pa.Table, limit: int) -> list[dict[str, Any]]:
+    """The ``limit`` rows of ``arrow`` with the latest event time, newest first, as JSON-safe rows."""
+    rows = arrow.sort_by(
+        [("event_time", "descending"), ("kafka_partition", "ascending"), ("kafka_offset", "descending")]
+    )
+    return [{column: json_safe(value) for column, value in row.items()} for row in rows.slice(0, limit).to_pylist()]
+
+
 def recent_readings(arrow: pa.Table) -> dict[str, Recent]:
     """Per sensor, the count and the latest of the readings in ``arrow`` (columns :data:`RECENT_COLUMNS`)."""
     latest_first = arrow.sort_by([("event_time", "descending")])
@@ -200,6 +229,8 @@ class SensorsReader:
         self._recent_ttl_s = recent_ttl_s
         self._clock = clock
         self._lock = threading.Lock()
+        self._summaries: tuple[tuple[object, object, object], list[dict[str, Any]]] | None = None
+        self._rendered: dict[Hashable, tuple[list[dict[str, Any]], bytes]] = {}
 
     def sensors(self, now: dt.datetime) -> list[dict[str, Any]]:
         """Every sensor's summary (see :func:`summarize`).
@@ -207,7 +238,31 @@ class SensorsReader:
         Raises:
             ServiceUnavailable: the catalog or the warehouse cannot be reached.
         """
-        return summarize(self.registry, self.states(), self._alerts.open_alerts(), self.recent(now))
+        inputs = (self.states(), self._alerts.open_alerts(), self.recent(now))
+        kept = self._summaries
+        if kept is not None and all(a is b or not (a or b) for a, b in zip(kept[0], inputs, strict=True)):
+            return kept[1]  # the same reads as last time (each is kept per snapshot): the same summaries
+        summaries = summarize(self.registry, *inputs)
+        self._summaries = (inputs, summaries)
+        return summaries
+
+    def sensors_json(self, now: dt.datetime, matches: Callable[[dict[str, Any]], bool], key: Hashable) -> bytes:
+        """The JSON of the summaries ``matches`` keeps (``key`` names that filter), rendered once per set of
+        summaries: dashboards of 1,000 sensors poll this, and validating and rendering it costs more than reading.
+
+        Raises:
+            ServiceUnavailable: the catalog or the warehouse cannot be reached.
+        """
+        summaries = self.sensors(now)
+        kept = self._rendered.get(key)
+        if kept is not None and kept[0] is summaries:
+            return kept[1]
+        body = SENSORS_JSON.dump_json(SENSORS_JSON.validate_python([s for s in summaries if matches(s)]))
+        with self._lock:
+            if any(entry[0] is not summaries for entry in self._rendered.values()) or len(self._rendered) >= 64:
+                self._rendered.clear()  # answers of older summaries are never sent again
+            self._rendered[key] = (summaries, body)
+        return body
 
     def sensor(self, sensor_id: str, now: dt.datetime) -> dict[str, Any]:
         """One sensor's summary with its open alerts and rule settings (see :func:`detail`).
@@ -225,6 +280,40 @@ class SensorsReader:
                 "GET /api/v1/sensors lists every sensor"
             )
         return detail(self.registry, summary, open_alerts)
+
+    def latest_readings(self, sensor_id: str, now: dt.datetime, limit: int) -> list[dict[str, Any]]:
+        """The sensor's ``limit`` latest stored readings up to ``now`` (within :data:`READINGS_LOOKBACK`), newest
+        first, read slice by slice from the newest hour partitions back.
+
+        Raises:
+            NotFound: the sensor is neither in the registry nor seen.
+            ServiceUnavailable: the catalog or the warehouse cannot be reached.
+        """
+        import pyarrow as pa
+        from pyiceberg.expressions import EqualTo, GreaterThan, LessThanOrEqual
+
+        table = self._tables.load(SENSOR_READINGS)
+        snapshot = current_snapshot(table)
+        found: list[pa.Table] = []
+        if table is not None and snapshot is not None:
+            for start, end in reading_slices(now):
+                window = [
+                    predicate(GreaterThan, "event_time", iso(start)),
+                    predicate(LessThanOrEqual, "event_time", iso(end)),
+                ]
+                arrow = scan(
+                    table, snapshot, all_of([predicate(EqualTo, "sensor_id", sensor_id), *window]), READING_COLUMNS
+                )
+                found.append(arrow)
+                if sum(len(part) for part in found) >= limit:
+                    break
+        rows = newest_rows(pa.concat_tables(found), limit) if found else []
+        if not rows and self.registry.sensor(sensor_id) is None and sensor_id not in self.states():
+            raise NotFound(
+                f"sensor {sensor_id!r} is not in the sensor registry and no reading of it is stored; "
+                "GET /api/v1/sensors lists every sensor"
+            )
+        return rows
 
     def states(self) -> dict[str, dict[str, Any]]:
         """Rows of ``iot.sensor_state`` by sensor id (none while the table does not exist)."""

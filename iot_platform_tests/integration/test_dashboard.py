@@ -268,6 +268,15 @@ def test_every_page_renders_without_console_errors(base_url: str, browser: Any, 
             page.wait_for_selector(f".tile[data-sensor-id='{data.sensors[-1].id}'] .spark canvas", timeout=WAIT_MS)
         if name == "overview":
             assert page.locator("#workers").inner_text() != "0"
+            lag = api_rows(base_url, "/dashboard/lag", {})
+            page.wait_for_selector("#lag-records", timeout=WAIT_MS)
+            assert page.locator("#lag-records").get_attribute("data-value") == str(lag["lag_records"])
+        if name == "sensor":
+            readings = api_rows(base_url, f"/sensors/{data.faulty.id}/readings", {"limit": 20})
+            shown = page.locator("#latest-readings td[data-value]")
+            assert shown.count() == len(readings)
+            values = [shown.nth(i).get_attribute("data-value") for i in range(shown.count())]
+            assert [float(value) if value else None for value in values] == [row["value"] for row in readings]
         screenshot(page, name)
         assert errors == [], f"{name}: {errors}"
     page.context.close()

@@ -31,6 +31,11 @@ def status_of(state: ClusterState) -> ClusterStatus:
     )
 
 
+def status_body(state: ClusterState) -> bytes:
+    """The JSON of :func:`status_of`: what ``/cluster/status`` sends for this reading of the master."""
+    return status_of(state).model_dump_json().encode()
+
+
 @router.get(
     "/status", summary="Cores, memory, workers and applications of the Spark cluster", response_model=ClusterStatus
 )
@@ -39,7 +44,7 @@ async def cluster_status(cluster: ClusterDep) -> Response:
     per reading of the master (at most one a second) and sent from the event loop; reading the master runs in
     the threadpool."""
     state = await cluster.state_async()
-    body = cluster.derived(state, "status", lambda s: status_of(s).model_dump_json().encode())
+    body = cluster.derived(state, "status", status_body)
     return Response(body, media_type="application/json")
 
 

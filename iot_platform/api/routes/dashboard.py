@@ -17,16 +17,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from iot_platform.api.deps import DagsterDep, NowDep, SensorsDep
-from iot_platform.api.iceberg_tables import all_of, iso, predicate, scan, snapshot_id
+from iot_platform.api.deps import DagsterDep, NowDep, SensorsDep, SettingsDep
+from iot_platform.api.iceberg_tables import SnapshotCache, all_of, iso, predicate, scan, snapshot_id
+from iot_platform.api.ingestion_lag import committed_offsets, partition_lags
 from iot_platform.api.query_params import READ_ERRORS
 from iot_platform.api.routes.jobs import SUBMITTED_BY_TAG
 from iot_platform.api.schemas import (
     ErrorBody,
     Freshness,
+    IngestionLag,
     RecentRun,
     SensorSparkline,
     SensorThresholds,
@@ -37,10 +39,11 @@ from iot_platform.clients.dagster import RunInfo
 from iot_platform.partitions import HOUR, hour_start, last_complete_partition, partition_start
 from iot_platform.registry import SensorOverrides, SensorRegistry
 from iot_platform.runs import HOURLY_STATS_JOB, INGEST_JOB
-from iot_platform.tables import HOURLY_STATS
+from iot_platform.tables import HOURLY_STATS, SENSOR_READINGS
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from pyiceberg.table import Table
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 """The dashboard's files: ``dashboard/`` (the pages) and ``vendor/`` (the chart library)."""
@@ -130,6 +133,30 @@ def freshness(dagster: DagsterDep, now: NowDep) -> Freshness:
     return freshness_of(dagster.recent_runs(FRESHNESS_RUNS), dagster.web_url.rstrip("/"), now)
 
 
+@router.get(
+    "/lag",
+    summary="How far ingestion is behind the topic",
+    responses={503: {"model": ErrorBody, "description": "Kafka or the Iceberg catalog cannot be reached."}},
+)
+def lag(request: Request, reader: SensorsDep, settings: SettingsDep, now: NowDep) -> IngestionLag:
+    """Records published to the topic and not yet in ``iot.sensor_readings`` (Kafka's high watermarks minus the
+    offsets the last ingestion committed with its rows), per partition and in all, and the age of the newest
+    stored reading. The watermarks are read at most every few seconds."""
+    clients = request.app.state.clients
+    watermarks = clients.watermarks.get()
+    committed, committed_at = committed_offsets(clients.tables.load(SENSOR_READINGS), settings.kafka_topic)
+    partitions = partition_lags(watermarks, committed)
+    newest = max((s["last_reading_at"] for s in reader.sensors(now) if s["last_reading_at"] is not None), default=None)
+    return IngestionLag(
+        topic=settings.kafka_topic,
+        lag_records=sum(partition.lag for partition in partitions),
+        partitions=partitions,
+        committed_at=committed_at,
+        newest_reading_at=newest,
+        newest_reading_age_s=(now - newest).total_seconds() if newest is not None else None,
+    )
+
+
 @router.get("/thresholds", summary="Every registered sensor's thresholds", responses=READ_ERRORS)
 def thresholds(reader: SensorsDep) -> list[SensorThresholds]:
     """The alarm band (``threshold_min``..``threshold_max``, null for an open side) of every sensor of the
@@ -188,34 +215,51 @@ def sparklines_of(registry: SensorRegistry, arrow: pa.Table, first: dt.datetime,
     )
 
 
-@router.get("/sparklines", summary="Every sensor's hourly averages of the last hours", responses=READ_ERRORS)
+@router.get(
+    "/sparklines",
+    summary="Every sensor's hourly averages of the last hours",
+    response_model=Sparklines,
+    responses=READ_ERRORS,
+)
 def sparklines(
     request: Request,
     reader: SensorsDep,
     now: NowDep,
     hours: Annotated[int, Query(ge=1, le=168, description="How many hours, up to the current one.")] = 24,
-) -> Sparklines:
+) -> Response:
     """``avg_value`` of ``iot.hourly_stats`` for each of the last ``hours`` hours (the current one last) of every
-    sensor, with its thresholds: what ``GET /stats/hourly`` serves for those hours, three columns only."""
+    sensor, with its thresholds: what ``GET /stats/hourly`` serves for those hours, three columns only. The answer
+    is rendered once per snapshot of the table and hour: the sensors page of every viewer polls it."""
     first = hour_start(now) - (hours - 1) * HOUR
     table = request.app.state.clients.tables.load(HOURLY_STATS)
     snapshot = snapshot_id(table)
+    rendered: SnapshotCache[bytes] = request.app.state.clients.answers
+    key = ("sparklines", snapshot, first, hours)
+    body = rendered.get(key)
+    if body is None:
+        answer = sparklines_of(reader.registry, _averages(table, snapshot, first, hours), first, hours)
+        body = answer.model_dump_json().encode()
+        rendered.put(key, body)
+    return Response(body, media_type="application/json")
+
+
+def _averages(table: Table | None, snapshot: int | None, first: dt.datetime, hours: int) -> pa.Table:
+    """``window_start``, ``sensor_id`` and ``avg_value`` of the rows of the ``hours`` hours from ``first``
+    (Iceberg keeps only those days' partitions)."""
     columns = ("window_start", "sensor_id", "avg_value")
     if table is None or snapshot is None:
         import pyarrow as pa
 
-        arrow = pa.table({column: [] for column in columns})
-    else:
-        from pyiceberg.expressions import GreaterThanOrEqual, LessThan
+        return pa.table({column: [] for column in columns})
+    from pyiceberg.expressions import GreaterThanOrEqual, LessThan
 
-        window = all_of(
-            [
-                predicate(GreaterThanOrEqual, "window_start", iso(first)),
-                predicate(LessThan, "window_start", iso(first + hours * HOUR)),
-            ]
-        )
-        arrow = scan(table, snapshot, window, columns)
-    return sparklines_of(reader.registry, arrow, first, hours)
+    window = all_of(
+        [
+            predicate(GreaterThanOrEqual, "window_start", iso(first)),
+            predicate(LessThan, "window_start", iso(first + hours * HOUR)),
+        ]
+    )
+    return scan(table, snapshot, window, columns)
 
 
 def mount_pages(app: FastAPI) -> None:

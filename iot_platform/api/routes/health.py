@@ -14,6 +14,7 @@ from iot_platform.api.cluster_cache import CachedClusterState, TimedReading
 from iot_platform.api.deps import ClusterDep, DagsterDep, DagsterStatusDep, TokenPresented
 from iot_platform.api.schemas import DependencyCheck, Health, Readiness
 from iot_platform.clients.dagster import DagsterStatus
+from iot_platform.clients.spark_master import ClusterState
 from iot_platform.errors import ServiceUnavailable, UpstreamError
 from iot_platform.runs import HOURLY_STATS_JOB
 
@@ -26,11 +27,10 @@ async def health() -> Health:
     return Health()
 
 
-def _dagster_check(status: TimedReading[DagsterStatus], web_url: str) -> DependencyCheck:
-    try:
-        found = status.get()
-    except (ServiceUnavailable, UpstreamError) as exc:
-        return DependencyCheck(ok=False, detail=str(exc))
+def dagster_check(found: DagsterStatus | ServiceUnavailable | UpstreamError, web_url: str) -> DependencyCheck:
+    """The Dagster check of ``/ready`` from a reading of Dagster's status (or the error reading it raised)."""
+    if isinstance(found, ServiceUnavailable | UpstreamError):
+        return DependencyCheck(ok=False, detail=str(found))
     if HOURLY_STATS_JOB in found.jobs:
         return DependencyCheck(ok=True, detail=f"Dagster {found.version} at {web_url}")
     return DependencyCheck(
@@ -40,12 +40,25 @@ def _dagster_check(status: TimedReading[DagsterStatus], web_url: str) -> Depende
     )
 
 
-def _master_check(cluster: CachedClusterState) -> DependencyCheck:
-    try:
-        state = cluster.state()
-    except ServiceUnavailable as exc:
-        return DependencyCheck(ok=False, detail=str(exc))
+def master_check(state: ClusterState | ServiceUnavailable) -> DependencyCheck:
+    """The Spark master check of ``/ready`` from a reading of the master's state (or the error reading it raised)."""
+    if isinstance(state, ServiceUnavailable):
+        return DependencyCheck(ok=False, detail=str(state))
     return DependencyCheck(ok=True, detail=f"{state.master_url} {state.status}, {state.alive_workers} alive worker(s)")
+
+
+def _dagster_reading(status: TimedReading[DagsterStatus]) -> DagsterStatus | ServiceUnavailable | UpstreamError:
+    try:
+        return status.get()
+    except (ServiceUnavailable, UpstreamError) as exc:
+        return exc
+
+
+def _master_reading(cluster: CachedClusterState) -> ClusterState | ServiceUnavailable:
+    try:
+        return cluster.state()
+    except ServiceUnavailable as exc:
+        return exc
 
 
 def readiness(checks: dict[str, DependencyCheck], *, detailed: bool) -> Readiness:
@@ -74,7 +87,10 @@ def ready(
     """Ready when Dagster answers with the platform's jobs loaded and the Spark master answers; else HTTP 503.
     Readings are shared for about a second; each check's ``detail`` (versions, URLs, errors) is given only to
     callers that send the API token."""
-    checks = {"dagster": _dagster_check(status, dagster.web_url), "spark_master": _master_check(cluster)}
+    checks = {
+        "dagster": dagster_check(_dagster_reading(status), dagster.web_url),
+        "spark_master": master_check(_master_reading(cluster)),
+    }
     body = readiness(checks, detailed=detailed)
     if body.status == "ready":
         return body

@@ -88,9 +88,13 @@ const overview = {
       sensors: h("section", { class: "card", id: "sensor-status" }),
       runs: h("section", { class: "card wide", id: "recent-runs" }),
     };
+    this.lagList = h("div", { id: "ingestion-lag" }); // a group of the freshness list, filled when the lag answers
     root.append(h("div", { class: "cards" }, Object.values(this.cards)));
   },
   async update() {
+    // The lag asks Kafka, which may take seconds to fail: it fills its own list when it answers.
+    const lag = get("/dashboard/lag");
+    lag.then((value) => this.lag({ status: "fulfilled", value }), (reason) => this.lag({ status: "rejected", reason }));
     const [fresh, cluster, apps, alerts, sensors, runs] = await Promise.allSettled([
       get("/dashboard/freshness"),
       get("/cluster/status"),
@@ -119,6 +123,7 @@ const overview = {
         h("dd", {}, last ? h("a", { href: last.dagster_url, target: "_blank" }, when(last.ended_at)) : "none yet"),
         h("dt", {}, "Ingestion age"),
         h("dd", { dataset: { value: f.ingestion_age_s ?? "" } }, ago(f.ingestion_age_s)),
+        this.lagList,
         h("dt", {}, "Last hour built"),
         h("dd", { id: "last-hour-built" }, f.last_hour_built || "none yet"),
         h("dt", {}, "Complete hours not built"),
@@ -129,6 +134,19 @@ const overview = {
         h("dd", {}, `${f.runs_in_progress} / ${f.runs_failed_last_day}`),
       ),
       h("a", { href: f.dagster_url, target: "_blank", class: "dagster" }, "Open the Dagster UI"),
+    );
+  },
+  lag(result) {
+    if (result.status === "rejected") {
+      return this.lagList.replaceChildren(h("dt", {}, "Lag behind the topic"), h("dd", {}, message(result.reason)));
+    }
+    const lag = result.value;
+    const partitions = lag.partitions.map((p) => `${p.partition}: ${p.lag}`).join(", ");
+    this.lagList.replaceChildren(
+      h("dt", {}, "Lag behind the topic"),
+      h("dd", { id: "lag-records", dataset: { value: lag.lag_records }, title: `per partition: ${partitions}` }, `${lag.lag_records} records`),
+      h("dt", {}, "Newest reading"),
+      h("dd", { id: "newest-reading", dataset: { value: lag.newest_reading_age_s ?? "" } }, lag.newest_reading_at ? `${ago(lag.newest_reading_age_s)} (${when(lag.newest_reading_at)})` : "none yet"),
     );
   },
   cluster(result, apps) {
@@ -312,6 +330,7 @@ const sensors = {
 
 // --- sensor detail ----------------------------------------------------------------------------------------------
 const RANGES = { "24h": 24, "7d": 7 * 24, "30d": 30 * 24 };
+const LATEST_READINGS = 20;
 
 const sensorDetail = {
   mount(root, params, sensorId) {
@@ -331,6 +350,7 @@ const sensorDetail = {
     this.chart = h("div", { class: "chart", id: "detail-chart" });
     this.latest = h("section", { class: "card wide", id: "latest" });
     this.episodes = h("section", { class: "card wide", id: "episodes" });
+    this.readings = h("section", { class: "card wide", id: "latest-readings" });
     const ranges = Object.entries(RANGES).map(([label, hours]) =>
       h("button", { type: "button", onclick: () => this.changeRange(hours) }, label),
     );
@@ -348,7 +368,7 @@ const sensorDetail = {
         h("button", { type: "button", onclick: () => this.customRange() }, "Show"),
       ),
       this.chart,
-      h("div", { class: "cards" }, this.latest, this.episodes),
+      h("div", { class: "cards" }, this.latest, this.readings, this.episodes),
     );
   },
   local(ms) {
@@ -375,10 +395,12 @@ const sensorDetail = {
   async update() {
     if (this.live) this.setRange((this.end - this.start) / HOUR_MS);
     const id = encodeURIComponent(this.sensorId);
-    const [sensor, rows, alerts] = await Promise.all([
+    const [sensor, rows, alerts, readings] = await Promise.all([
       get(`/sensors/${id}`),
       getAll("/stats/hourly", { sensor_id: this.sensorId, start: isoHour(this.start), end: isoHour(this.end), limit: 10000 }),
       getAll("/alerts", { sensor_id: this.sensorId, end: new Date(this.end).toISOString(), limit: 1000 }, 1),
+      // The readings card shows its own error: the rest of the page does not depend on it.
+      get(`/sensors/${id}/readings`, { limit: LATEST_READINGS }).catch((error) => error),
     ]);
     const episodes = alerts.filter((a) => !a.resolved_at || Date.parse(a.resolved_at) >= this.start);
     const rules = sensor.rules || {};
@@ -426,6 +448,26 @@ const sensorDetail = {
       ),
     );
     this.episodes.replaceChildren(h("h2", {}, `Alert episodes in range (${episodes.length})`), alertsTable(episodes));
+    if (readings instanceof Error) {
+      this.readings.replaceChildren(h("h2", {}, "Latest readings"), h("p", { class: "unavailable" }, message(readings)));
+      return;
+    }
+    this.readings.replaceChildren(
+      h("h2", {}, `Latest readings (${readings.length})`),
+      table(
+        ["event time", "value", "ingested", "partition / offset"],
+        readings.map((r) =>
+          h(
+            "tr",
+            {},
+            h("td", {}, when(r.event_time)),
+            h("td", { dataset: { value: r.value ?? "" } }, r.value === null ? "–" : `${num(r.value)} ${r.unit || ""}`),
+            h("td", {}, when(r.ingested_at)),
+            h("td", {}, `${r.kafka_partition ?? "–"} / ${r.kafka_offset ?? "–"}`),
+          ),
+        ),
+      ),
+    );
   },
   renderHead(sensor, rules) {
     this.head.replaceChildren(
