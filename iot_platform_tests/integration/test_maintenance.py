@@ -15,7 +15,7 @@ from iot_platform import tables
 from iot_platform.clients.iceberg import load_catalog
 from iot_platform.clients.kafka import topic_watermarks
 from iot_platform.clients.spark import connect_session
-from iot_platform.jobs import COMPACTION_JOB, HOUSEKEEPING_JOB, HOURLY_STATS_JOB, INGEST_JOB
+from iot_platform.jobs import COMPACTION_JOB, HOURLY_STATS_JOB, HOUSEKEEPING_JOB, INGEST_JOB
 from iot_platform.pipelines.maintenance.files import partition_files
 from iot_platform.pipelines.sensor_readings.offsets import recorded_offsets
 from iot_platform.pipelines.sensor_readings.run import run_ingestion
