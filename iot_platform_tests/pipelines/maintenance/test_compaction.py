@@ -7,6 +7,8 @@ from pathlib import Path
 
 from iot_platform.pipelines.maintenance.compaction import bucket_start, partitions_to_compact, where_clause
 from iot_platform.pipelines.maintenance.files import PartitionFiles, partition_files, table_files
+from iot_platform.pipelines.maintenance.params import MaintenanceParams
+from iot_platform.pipelines.maintenance.run import compact
 from iot_platform_tests.pipelines.sensor_readings.iceberg_support import append, readings_table
 
 HOUR = dt.datetime(2026, 11, 24, 10, tzinfo=dt.UTC)
@@ -70,3 +72,15 @@ def test_files_are_counted_per_partition_from_a_real_tables_manifests(tmp_path: 
     assert figures.data_bytes == sum(p.bytes for p in parts) > 0
     assert figures.manifests >= 1
     assert partitions_to_compact(parts, "hours", now=NOW, delay=dt.timedelta(hours=2)) == [HOUR]
+
+
+def test_a_re_run_with_nothing_to_compact_only_reads_the_manifests(tmp_path: Path) -> None:
+    table = readings_table(tmp_path)
+    append(table, [HOUR], {0: 1}, "t")
+    append(table, [HOUR + dt.timedelta(hours=1)], {0: 2}, "t")
+    lines: list[str] = []
+    params = MaintenanceParams("iot")
+    report = compact(None, table.catalog, params, now=NOW, log=lines.append)  # type: ignore[arg-type]  # no Spark
+    (result,) = report.compactions
+    assert result.partitions == () and result.before == result.after and result.before.data_files == 2
+    assert any("iot.hourly_stats does not exist yet" in line for line in lines)
