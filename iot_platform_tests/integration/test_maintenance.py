@@ -70,8 +70,10 @@ def starts(result: IngestionResult) -> dict[int, int]:
 
 @pytest.fixture(scope="module")
 def spark(stack_settings: Settings) -> Iterator[SparkSession]:
-    """One session of the stack's Spark Connect server for the module's ingestion runs."""
+    """One session of the stack's Spark Connect server for the module's ingestion runs (every table created, as
+    the platform's first runs do)."""
     with connect_session(stack_settings.connect_url) as session:
+        tables.ensure_tables(session)
         yield session
 
 
@@ -167,8 +169,10 @@ def test_offsets_survive_an_operators_maintenance_even_in_the_middle_of_a_run(
 ) -> None:
     prefix = f"O{uuid.uuid4().hex[:6].upper()}"
     hour = fresh_hour()
-    with own_topic(stack_settings, "opmaint") as settings, connect_session(settings.connect_url) as operator:
-        maintain = operator_maintenance(operator, settings, hour)
+    with own_topic(stack_settings, "opmaint") as settings:
+        # The operator's statements go through the same server session: the local stack's SQLite catalog takes
+        # one writer at a time, and a second session's connection may hold a stale read of it.
+        maintain = operator_maintenance(spark, settings, hour)
         sent: list[dict[str, Any]] = []
 
         def batch(first: int, copy_last_on_p0: bool = False) -> None:
