@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
@@ -68,30 +68,32 @@ def starts(result: IngestionResult) -> dict[int, int]:
     return {r["partition"]: r["start"] for r in result.ranges}
 
 
-@pytest.fixture(scope="module")
-def spark(stack_settings: Settings) -> Iterator[SparkSession]:
-    """One session of the stack's Spark Connect server for the module's ingestion runs (every table created, as
-    the platform's first runs do)."""
-    with connect_session(stack_settings.connect_url) as session:
+def ingest(
+    settings: Settings, on_plan: Callable[[SparkSession], None] | None = None, log: Callable[[str], None] = print
+) -> IngestionResult:
+    """One ingestion run of the settings' topic in a fresh server session, as a Dagster run has (the pipeline the
+    ingestion asset runs, without the alert step). ``on_plan`` runs in that session once the run has planned."""
+
+    def logged(line: str) -> None:
+        log(line)
+        if on_plan is not None and line.startswith("reading "):
+            on_plan(session)
+
+    with connect_session(settings.connect_url) as session:
         tables.ensure_tables(session)
-        yield session
-
-
-def ingest(settings: Settings, spark: SparkSession, log: Callable[[str], None] = print) -> IngestionResult:
-    """One ingestion run of the settings' topic (the pipeline the ingestion asset runs, without the alert step)."""
-    return run_ingestion(
-        spark,
-        load_catalog(settings),
-        lambda: topic_watermarks(settings.bootstrap_servers, settings.kafka_topic),
-        topic=settings.kafka_topic,
-        bootstrap_servers=settings.bootstrap_servers,
-        run_id=f"maintenance-test-{uuid.uuid4().hex[:8]}",
-        log=log,
-    )
+        return run_ingestion(
+            session,
+            load_catalog(settings),
+            lambda: topic_watermarks(settings.bootstrap_servers, settings.kafka_topic),
+            topic=settings.kafka_topic,
+            bootstrap_servers=settings.bootstrap_servers,
+            run_id=f"maintenance-test-{uuid.uuid4().hex[:8]}",
+            log=logged,
+        )
 
 
 def test_maintenance_jobs_keep_every_row_in_fewer_files_and_ingestion_continues_exactly(
-    stack_settings: Settings, spark: SparkSession
+    stack_settings: Settings,
 ) -> None:
     prefix = f"M{uuid.uuid4().hex[:6].upper()}"
     day = fresh_hour().replace(hour=10)
@@ -111,7 +113,7 @@ def test_maintenance_jobs_keep_every_row_in_fewer_files_and_ingestion_continues_
                 produce(settings, rs, partition=p)
                 sent += rs
             produce(settings, [b"not json"], partition=2)
-            assert ingest(settings, spark).stored == 12
+            assert ingest(settings).stored == 12
         names = (tables.SENSOR_READINGS, tables.HOURLY_STATS, tables.REJECTED_READINGS)
         before = {name: contents(settings, name) for name in names}
 
@@ -136,16 +138,16 @@ def test_maintenance_jobs_keep_every_row_in_fewer_files_and_ingestion_continues_
         more = [reading(f"{prefix}-{p}", day + dt.timedelta(minutes=50 + p), 9.0) for p in range(3)]
         for p, r in enumerate(more):
             produce(settings, [r], partition=p)
-        after = ingest(settings, spark)
+        after = ingest(settings)
         assert starts(after) == {0: 8, 1: 8, 2: 10} and not after.offsets_recovered
         assert (after.stored, after.duplicates_already_stored) == (3, 0)
         assert stored(settings, prefix) == expected(sent + more)
 
 
-def operator_maintenance(session: Any, settings: Settings, hour: dt.datetime) -> Callable[[], None]:
+def operator_maintenance(settings: Settings, hour: dt.datetime) -> Callable[[SparkSession], None]:
     """An operator's own maintenance by hand: rewrite the hour's files, then expire all but the last snapshot."""
 
-    def run() -> None:
+    def run(session: SparkSession) -> None:
         end = hour + dt.timedelta(hours=1)
         where = (
             f"event_time >= TIMESTAMP '{hour:%Y-%m-%d %H}:00:00+00:00' "
@@ -164,15 +166,10 @@ def operator_maintenance(session: Any, settings: Settings, hour: dt.datetime) ->
     return run
 
 
-def test_offsets_survive_an_operators_maintenance_even_in_the_middle_of_a_run(
-    stack_settings: Settings, spark: SparkSession
-) -> None:
+def test_offsets_survive_an_operators_maintenance_even_in_the_middle_of_a_run(stack_settings: Settings) -> None:
     prefix = f"O{uuid.uuid4().hex[:6].upper()}"
     hour = fresh_hour()
     with own_topic(stack_settings, "opmaint") as settings:
-        # The operator's statements go through the same server session: the local stack's SQLite catalog takes
-        # one writer at a time, and a second session's connection may hold a stale read of it.
-        maintain = operator_maintenance(spark, settings, hour)
         sent: list[dict[str, Any]] = []
 
         def batch(first: int, copy_last_on_p0: bool = False) -> None:
@@ -184,31 +181,29 @@ def test_offsets_survive_an_operators_maintenance_even_in_the_middle_of_a_run(
                 sent.extend(rs)
             produce(settings, [b"{broken"], partition=1)  # the last record of partition 1 is rejected
 
+        maintain = operator_maintenance(settings, hour)
         batch(0)
-        assert ingest(settings, spark).stored == 9
+        assert ingest(settings).stored == 9
         batch(100)
-        assert ingest(settings, spark).stored == 9
+        assert ingest(settings).stored == 9
 
         # The operator compacts and expires while a run is between its plan and its commit: the run commits.
         batch(200, copy_last_on_p0=True)
-        lines: list[str] = []
-
-        def log(line: str) -> None:
-            lines.append(line)
-            if line.startswith("reading "):
-                maintain()
-
-        result = ingest(settings, spark, log)
+        # (In the run's own server session: the local stack's SQLite catalog refuses a commit from a connection
+        # that read it before another connection wrote.)
+        result = ingest(settings, on_plan=maintain)
         assert (result.stored, result.duplicates_already_stored) == (9, 1)
         assert result.next_offsets == {0: 10, 1: 12, 2: 9}
         assert stored(settings, prefix) == expected(sent)
 
         # Again by hand: no snapshot carries offsets any more, so the next run recovers them from the rows.
-        maintain()
+        with connect_session(settings.connect_url) as operator:
+            maintain(operator)
         table = load_catalog(settings).load_table(tables.SENSOR_READINGS)
         assert recorded_offsets(table, settings.kafka_topic) is None
         batch(300)
-        recovered = ingest(settings, spark, lines.append)
+        lines: list[str] = []
+        recovered = ingest(settings, log=lines.append)
         assert result_metadata(recovered)["offsets_recovered_from_rows"]
         assert any("recovered from the stored rows" in line for line in lines)
         # Partition 0 ended with a dropped copy: it is read again and dropped again, never stored twice.

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pyspark.sql import Row, SparkSession
 
-CONFLICT_MARKERS = ("CommitFailedException", "ValidationException", "conflicting", "Cannot commit")
-"""Words of the errors a procedure raises when another writer committed to the table in the meantime."""
+CONFLICT_MARKERS = ("CommitFailedException", "ValidationException", "conflicting", "Cannot commit", "SQLITE_BUSY")
+"""Words of the errors a procedure raises when another writer committed to the table (or, on the local stack's
+SQLite catalog, to the catalog) in the meantime."""
 
 
 def is_commit_conflict(error: BaseException) -> bool:
