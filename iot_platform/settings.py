@@ -147,6 +147,31 @@ class Settings(BaseSettings):
         24, ge=1, description="Transitions older than this are recorded as skipped, not sent."
     )
 
+    # --- retention ---------------------------------------------------------------------------------------
+    retention_readings_days: int | None = Field(
+        None, ge=1, description="Readings older than this many days are dropped by whole hours (empty: keep all)."
+    )
+    retention_rejected_days: int | None = Field(
+        90, ge=1, description="Rejected records older than this many days are dropped (empty: keep all)."
+    )
+    retention_alerts_days: int | None = Field(
+        365, ge=1, description="Resolved alert episodes older than this many days are dropped (empty: keep all)."
+    )
+    retention_runs_days: int | None = Field(
+        30, ge=1, description="Finished Dagster runs older than this many days are deleted (empty: keep all)."
+    )
+    retention_ticks_days: int = Field(
+        30, ge=1, description="Dagster keeps schedule ticks and non-skipped sensor ticks this many days."
+    )
+    retention_skipped_ticks_days: int = Field(
+        3, ge=1, description="Dagster keeps skipped sensor ticks this many days."
+    )
+    retention_cron: str = Field(
+        "20 3 * * *", min_length=9, description="When the daily retention job runs (cron, UTC)."
+    )
+    log_max_mb: int = Field(20, ge=1, description="Size of one service log file before it rotates (MiB).")
+    log_backups: int = Field(3, ge=1, le=100, description="Rotated log files kept per service.")
+
     # --- api ---------------------------------------------------------------------------------------------
     api_port: int = Field(8000, ge=1, le=65535, description="REST API port.")
     api_url: str | None = Field(None, description="REST API URL (default: the local stack's).")
