@@ -163,9 +163,7 @@ class Settings(BaseSettings):
     retention_ticks_days: int = Field(
         30, ge=1, description="Dagster keeps schedule ticks and non-skipped sensor ticks this many days."
     )
-    retention_skipped_ticks_days: int = Field(
-        3, ge=1, description="Dagster keeps skipped sensor ticks this many days."
-    )
+    retention_skipped_ticks_days: int = Field(3, ge=1, description="Dagster keeps skipped sensor ticks this many days.")
     retention_cron: str = Field(
         "20 3 * * *", min_length=9, description="When the daily retention job runs (cron, UTC)."
     )
