@@ -1,0 +1,1 @@
+"""Iceberg table maintenance and retention of the platform's tables."""
