@@ -6,11 +6,12 @@ from __future__ import annotations
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
 from iot_platform.assets.hourly_stats import HOURLY_STATS
+from iot_platform.assets.retention import RUN_RETENTION, TABLE_RETENTION
 from iot_platform.assets.sensor_alerts import SENSOR_ALERTS
 from iot_platform.assets.sensor_readings import REJECTED_READINGS, SENSOR_READINGS
-from iot_platform.runs import HOURLY_STATS_JOB, INGEST_JOB
+from iot_platform.runs import HOURLY_STATS_JOB, INGEST_JOB, RETENTION_JOB
 
-__all__ = ["HOURLY_STATS_JOB", "INGEST_JOB", "hourly_stats_job", "ingest_job"]
+__all__ = ["HOURLY_STATS_JOB", "INGEST_JOB", "RETENTION_JOB", "hourly_stats_job", "ingest_job", "retention_job"]
 
 ingest_job = define_asset_job(
     INGEST_JOB,
@@ -24,5 +25,13 @@ hourly_stats_job = define_asset_job(
     HOURLY_STATS_JOB,
     selection=AssetSelection.assets(HOURLY_STATS),
     description="Ingest what is new, then rebuild the hourly statistics of the run's hour(s).",
+    executor_def=in_process_executor,
+)
+
+retention_job = define_asset_job(
+    RETENTION_JOB,
+    selection=AssetSelection.assets(TABLE_RETENTION, RUN_RETENTION),
+    description="Drop raw readings, rejected records and resolved alert episodes past their retention, and delete "
+    "finished Dagster runs past theirs.",
     executor_def=in_process_executor,
 )

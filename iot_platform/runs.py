@@ -12,6 +12,9 @@ INGEST_JOB = "ingest_job"
 HOURLY_STATS_JOB = "hourly_stats_job"
 """Ingests what is new, then rebuilds the hourly statistics of the run's hour(s)."""
 
+RETENTION_JOB = "retention_job"
+"""Drops old raw readings, rejected records and resolved alert episodes, and deletes old finished runs."""
+
 RUN_ID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 """A Dagster run id (a UUID), unanchored so it can be part of a larger pattern."""
 

@@ -194,6 +194,16 @@ class Settings(BaseSettings):
         return value.expanduser().resolve()
 
     @model_validator(mode="after")
+    def _check_retention(self) -> Settings:
+        days = self.retention_readings_days
+        if days is not None and days * 24 <= self.late_data_horizon_hours:
+            raise ValueError(
+                f"IOT_RETENTION_READINGS_DAYS={days} would drop readings that late data may still re-aggregate "
+                f"(IOT_LATE_DATA_HORIZON_HOURS={self.late_data_horizon_hours}): keep more days"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _check_profile(self) -> Settings:
         ports = {
             "IOT_KAFKA_PORT": self.kafka_port,

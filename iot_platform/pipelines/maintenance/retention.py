@@ -24,7 +24,6 @@ from iot_platform import tables
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
-    from pyiceberg.expressions import BooleanExpression
     from pyiceberg.table import Table
 
 CUTOFF_PROPERTY = "iot.retention-cutoff"
@@ -69,7 +68,8 @@ class RetentionRule:
 
     table: str
     cutoff: dt.datetime | None
-    delete_filter: BooleanExpression | None
+    delete_filter: str | None
+    """A pyiceberg row filter, e.g. ``event_time < '2026-11-23T10:00:00+00:00'``."""
 
 
 def floor_hour(instant: dt.datetime) -> dt.datetime:
@@ -93,7 +93,6 @@ def retention_rules(policy: RetentionPolicy, now: dt.datetime) -> list[Retention
         One rule per table: ``iot.sensor_readings`` (whole hours before the cutoff), ``iot.rejected_readings``
         (whole days), ``iot.sensor_alerts`` (resolved episodes resolved before the cutoff).
     """
-    from pyiceberg.expressions import And, EqualTo, LessThan
 
     def cutoff(days: int | None, *, hourly: bool) -> dt.datetime | None:
         if days is None:
@@ -101,21 +100,16 @@ def retention_rules(policy: RetentionPolicy, now: dt.datetime) -> list[Retention
         start = now - dt.timedelta(days=days)
         return floor_hour(start) if hourly else floor_day(start)
 
+    def before(column: str, instant: dt.datetime | None, also: str = "") -> str | None:
+        return None if instant is None else f"{also}{column} < '{instant.isoformat()}'"
+
     readings = cutoff(policy.readings_days, hourly=True)
     rejected = cutoff(policy.rejected_days, hourly=False)
     alerts = cutoff(policy.alerts_days, hourly=False)
     return [
-        RetentionRule(
-            tables.SENSOR_READINGS, readings, LessThan("event_time", readings.isoformat()) if readings else None
-        ),
-        RetentionRule(
-            tables.REJECTED_READINGS, rejected, LessThan("rejected_at", rejected.isoformat()) if rejected else None
-        ),
-        RetentionRule(
-            tables.SENSOR_ALERTS,
-            alerts,
-            And(EqualTo("state", "resolved"), LessThan("resolved_at", alerts.isoformat())) if alerts else None,
-        ),
+        RetentionRule(tables.SENSOR_READINGS, readings, before("event_time", readings)),
+        RetentionRule(tables.REJECTED_READINGS, rejected, before("rejected_at", rejected)),
+        RetentionRule(tables.SENSOR_ALERTS, alerts, before("resolved_at", alerts, "state = 'resolved' AND ")),
     ]
 
 
