@@ -148,17 +148,17 @@ class Settings(BaseSettings):
     )
 
     # --- retention ---------------------------------------------------------------------------------------
-    retention_readings_days: int | None = Field(
-        None, ge=1, description="Readings older than this many days are dropped by whole hours (empty: keep all)."
+    retention_readings_days: int = Field(
+        0, ge=0, description="Readings older than this many days are dropped by whole hours (0: keep all)."
     )
-    retention_rejected_days: int | None = Field(
-        90, ge=1, description="Rejected records older than this many days are dropped (empty: keep all)."
+    retention_rejected_days: int = Field(
+        90, ge=0, description="Rejected records older than this many days are dropped (0: keep all)."
     )
-    retention_alerts_days: int | None = Field(
-        365, ge=1, description="Resolved alert episodes older than this many days are dropped (empty: keep all)."
+    retention_alerts_days: int = Field(
+        365, ge=0, description="Resolved alert episodes older than this many days are dropped (0: keep all)."
     )
-    retention_runs_days: int | None = Field(
-        30, ge=1, description="Finished Dagster runs older than this many days are deleted (empty: keep all)."
+    retention_runs_days: int = Field(
+        30, ge=0, description="Finished Dagster runs older than this many days are deleted (0: keep all)."
     )
     retention_ticks_days: int = Field(
         30, ge=1, description="Dagster keeps schedule ticks and non-skipped sensor ticks this many days."
@@ -196,7 +196,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check_retention(self) -> Settings:
         days = self.retention_readings_days
-        if days is not None and days * 24 <= self.late_data_horizon_hours:
+        if days and days * 24 <= self.late_data_horizon_hours:
             raise ValueError(
                 f"IOT_RETENTION_READINGS_DAYS={days} would drop readings that late data may still re-aggregate "
                 f"(IOT_LATE_DATA_HORIZON_HOURS={self.late_data_horizon_hours}): keep more days"

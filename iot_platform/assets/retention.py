@@ -39,11 +39,11 @@ RUN_BATCH = 200
 
 
 def retention_policy(settings: Settings) -> RetentionPolicy:
-    """The days each table keeps, from ``IOT_RETENTION_*_DAYS``."""
+    """The days each table keeps, from ``IOT_RETENTION_*_DAYS`` (0 keeps everything)."""
     return RetentionPolicy(
-        readings_days=settings.retention_readings_days,
-        rejected_days=settings.retention_rejected_days,
-        alerts_days=settings.retention_alerts_days,
+        readings_days=settings.retention_readings_days or None,
+        rejected_days=settings.retention_rejected_days or None,
+        alerts_days=settings.retention_alerts_days or None,
     )
 
 
@@ -143,7 +143,7 @@ def delete_run_everywhere(instance: DagsterInstance, run_id: str) -> None:
 
 def build_run_retention_asset(settings: Settings) -> AssetsDefinition:
     """The ``dagster_run_retention`` asset for ``IOT_RETENTION_RUNS_DAYS``."""
-    days = settings.retention_runs_days
+    days = settings.retention_runs_days or None
 
     @asset(key=RUN_RETENTION, group_name="maintenance", kinds={"dagster"})
     def dagster_run_retention(context: AssetExecutionContext) -> MaterializeResult:
