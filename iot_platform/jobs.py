@@ -6,19 +6,22 @@ from __future__ import annotations
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
 from iot_platform.assets.hourly_stats import HOURLY_STATS
+from iot_platform.assets.retention import RUN_RETENTION, TABLE_RETENTION
 from iot_platform.assets.sensor_alerts import SENSOR_ALERTS
 from iot_platform.assets.sensor_readings import REJECTED_READINGS, SENSOR_READINGS
-from iot_platform.runs import COMPACTION_JOB, HOURLY_STATS_JOB, HOUSEKEEPING_JOB, INGEST_JOB
+from iot_platform.runs import COMPACTION_JOB, HOURLY_STATS_JOB, HOUSEKEEPING_JOB, INGEST_JOB, RETENTION_JOB
 
 __all__ = [
     "COMPACTION_JOB",
     "HOURLY_STATS_JOB",
     "HOUSEKEEPING_JOB",
     "INGEST_JOB",
+    "RETENTION_JOB",
     "compaction_job",
     "hourly_stats_job",
     "housekeeping_job",
     "ingest_job",
+    "retention_job",
 ]
 
 ingest_job = define_asset_job(
@@ -49,5 +52,13 @@ housekeeping_job = define_asset_job(
     selection=AssetSelection.groups("maintenance") & AssetSelection.key_substring("_housekeeping"),
     description="Rewrite piled-up manifests, expire old snapshots (keeping the Kafka offsets snapshot) and remove "
     "old orphan files of iot.sensor_readings, iot.hourly_stats and iot.rejected_readings.",
+    executor_def=in_process_executor,
+)
+
+retention_job = define_asset_job(
+    RETENTION_JOB,
+    selection=AssetSelection.assets(TABLE_RETENTION, RUN_RETENTION),
+    description="Drop raw readings, rejected records and resolved alert episodes past their retention, and delete "
+    "finished Dagster runs past theirs.",
     executor_def=in_process_executor,
 )

@@ -17,6 +17,8 @@ COMPACTION_JOB = "table_compaction_job"
 
 HOUSEKEEPING_JOB = "table_housekeeping_job"
 """Rewrites piled-up manifests, expires old snapshots and removes orphan files of the same tables."""
+RETENTION_JOB = "retention_job"
+"""Drops old raw readings, rejected records and resolved alert episodes, and deletes old finished runs."""
 
 RUN_ID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 """A Dagster run id (a UUID), unanchored so it can be part of a larger pattern."""

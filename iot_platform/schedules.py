@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from dagster import DefaultScheduleStatus, ScheduleDefinition, build_schedule_from_partitioned_job
 
-from iot_platform.jobs import compaction_job, hourly_stats_job, housekeeping_job, ingest_job
+from iot_platform.jobs import compaction_job, hourly_stats_job, housekeeping_job, ingest_job, retention_job
 from iot_platform.settings import Settings
 
 
 def build_schedules(settings: Settings) -> list:  # type: ignore[type-arg]
-    """``ingest_schedule`` and ``hourly_stats_schedule`` (running unless ``IOT_SCHEDULES_ENABLED=false``)."""
+    """``ingest_schedule``, ``hourly_stats_schedule`` and ``retention_schedule`` (running unless
+    ``IOT_SCHEDULES_ENABLED=false``)."""
     status = DefaultScheduleStatus.RUNNING if settings.schedules_enabled else DefaultScheduleStatus.STOPPED
     ingest = ScheduleDefinition(
         name="ingest_schedule",
@@ -29,7 +30,15 @@ def build_schedules(settings: Settings) -> list:  # type: ignore[type-arg]
             f"At minute {settings.schedule_grace_minutes} of every hour: ingests, then builds the previous hour."
         ),
     )
-    return [ingest, hourly, *maintenance_schedules(settings)]
+    retention = ScheduleDefinition(
+        name="retention_schedule",
+        job=retention_job,
+        cron_schedule=settings.retention_cron,
+        execution_timezone="UTC",
+        default_status=status,
+        description=f"At {settings.retention_cron} (cron, UTC): drops data and runs past their retention.",
+    )
+    return [ingest, hourly, retention, *maintenance_schedules(settings)]
 
 
 def maintenance_schedules(settings: Settings) -> list[ScheduleDefinition]:

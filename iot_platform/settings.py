@@ -147,6 +147,29 @@ class Settings(BaseSettings):
         24, ge=1, description="Transitions older than this are recorded as skipped, not sent."
     )
 
+    # --- retention ---------------------------------------------------------------------------------------
+    retention_readings_days: int = Field(
+        0, ge=0, description="Readings older than this many days are dropped by whole hours (0: keep all)."
+    )
+    retention_rejected_days: int = Field(
+        90, ge=0, description="Rejected records older than this many days are dropped (0: keep all)."
+    )
+    retention_alerts_days: int = Field(
+        365, ge=0, description="Resolved alert episodes older than this many days are dropped (0: keep all)."
+    )
+    retention_runs_days: int = Field(
+        30, ge=0, description="Finished Dagster runs older than this many days are deleted (0: keep all)."
+    )
+    retention_ticks_days: int = Field(
+        30, ge=1, description="Dagster keeps schedule ticks and non-skipped sensor ticks this many days."
+    )
+    retention_skipped_ticks_days: int = Field(3, ge=1, description="Dagster keeps skipped sensor ticks this many days.")
+    retention_cron: str = Field(
+        "20 3 * * *", min_length=9, description="When the daily retention job runs (cron, UTC)."
+    )
+    log_max_mb: int = Field(20, ge=1, description="Size of one service log file before it rotates (MiB).")
+    log_backups: int = Field(3, ge=1, le=100, description="Rotated log files kept per service.")
+
     # --- api ---------------------------------------------------------------------------------------------
     api_port: int = Field(8000, ge=1, le=65535, description="REST API port.")
     api_url: str | None = Field(None, description="REST API URL (default: the local stack's).")
@@ -196,6 +219,16 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute_state_dir(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _check_retention(self) -> Settings:
+        days = self.retention_readings_days
+        if days and days * 24 <= self.late_data_horizon_hours:
+            raise ValueError(
+                f"IOT_RETENTION_READINGS_DAYS={days} would drop readings that late data may still re-aggregate "
+                f"(IOT_LATE_DATA_HORIZON_HOURS={self.late_data_horizon_hours}): keep more days"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_profile(self) -> Settings:

@@ -79,3 +79,10 @@ def test_every_setting_is_in_env_example_and_readme() -> None:
     readme = (REPO / "README.md").read_text()
     missing = sorted(name for name in _variables() if f"`{name}`" not in readme)
     assert missing == []
+
+
+def test_readings_retention_must_outlast_the_late_data_horizon() -> None:
+    with pytest.raises(ConfigurationError, match="IOT_RETENTION_READINGS_DAYS=2 would drop readings"):
+        load_settings(retention_readings_days=2, late_data_horizon_hours=48)
+    settings = load_settings(retention_readings_days=3, late_data_horizon_hours=48)
+    assert (settings.retention_readings_days, settings.retention_rejected_days) == (3, 90)

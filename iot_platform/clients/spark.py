@@ -295,6 +295,11 @@ def connect_server_conf(settings: Settings) -> dict[str, str]:
             "spark.connect.grpc.binding.port": str(settings.spark_connect_port),
             # Sessions a crashed client left behind are closed after 30 minutes idle (default: 60).
             "spark.connect.session.manager.defaultSessionTimeout": "30m",
+            # The warm executor lives as long as the server: its stdout/stderr in the worker's folder roll at the
+            # stack's log cap instead of growing for months.
+            "spark.executor.logs.rolling.strategy": "size",
+            "spark.executor.logs.rolling.maxSize": str(settings.log_max_mb * 1024 * 1024),
+            "spark.executor.logs.rolling.maxRetainedFiles": str(settings.log_backups),
         }
     )
     return conf

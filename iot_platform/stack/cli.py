@@ -11,6 +11,7 @@ import click
 
 from iot_platform.settings import Profile, load_settings
 from iot_platform.stack.api import Api
+from iot_platform.stack.log_writer import log_files, tail_lines
 from iot_platform.stack.stack import Stack
 
 
@@ -80,11 +81,10 @@ def logs(service: str, lines: int) -> None:
     """Print the end of one service's log file."""
     current = _stack()
     log_file: Path = current.service(service).log_file
-    if not log_file.exists():
+    if not log_files(log_file):
         click.echo(f"no log yet at {log_file}")
         return
-    tail = log_file.read_text(errors="replace").splitlines()[-lines:]
-    click.echo("\n".join(tail))
+    click.echo("\n".join(tail_lines(log_file, lines)))
 
 
 @stack.command()

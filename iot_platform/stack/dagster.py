@@ -33,10 +33,26 @@ def dagster_config(settings: Settings) -> dict[str, object]:
         "sensors": {"use_threads": True, "num_workers": 4},
         "schedules": {"use_threads": True, "num_workers": 2},
     }
+    config["retention"] = tick_retention(settings)
     storage = profile_spec(settings.profile).dagster_storage(settings)
     if storage is not None:
         config["storage"] = storage
     return config
+
+
+def tick_retention(settings: Settings) -> dict[str, object]:
+    """The ``retention`` section: the daemon purges schedule and sensor ticks older than the configured days.
+
+    Sensors tick every 15-60 s, almost always skipped, so skipped sensor ticks get a shorter life
+    (``IOT_RETENTION_SKIPPED_TICKS_DAYS``) than the ticks that launched runs or failed (``IOT_RETENTION_TICKS_DAYS``).
+    """
+    days = settings.retention_ticks_days
+    sensor_days = {"skipped": settings.retention_skipped_ticks_days, "success": days, "failure": days, "started": days}
+    return {
+        "schedule": {"purge_after_days": days},
+        "sensor": {"purge_after_days": sensor_days},
+        "auto_materialize": {"purge_after_days": sensor_days},
+    }
 
 
 def write_dagster_yaml(settings: Settings) -> Path:

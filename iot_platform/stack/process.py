@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iot_platform.errors import PortInUse
+from iot_platform.stack.log_writer import wrapped_command
 
 
 @dataclass(frozen=True)
@@ -56,13 +57,22 @@ def spawn(
     env: dict[str, str],
     cwd: Path | None = None,
     user: str | None = None,
+    log_cap: tuple[int, int] | None = None,
 ) -> PidRecord:
-    """Start ``cmd`` in its own session (process group), output appended to ``log_file``, pid recorded."""
+    """Start ``cmd`` in its own session (process group), output appended to ``log_file``, pid recorded.
+
+    Args:
+        log_cap: ``(max_bytes, backups)``: run ``cmd`` under the rotating log writer, so its output never takes
+            more than about ``(backups + 1) * max_bytes``; None appends to ``log_file`` without bound.
+    """
     log_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as log, open(os.devnull, "rb") as devnull:
         log.write(f"\n=== {time.strftime('%Y-%m-%dT%H:%M:%S%z')} starting: {' '.join(cmd)}\n".encode())
         log.flush()
+        if log_cap is not None:
+            # The writer starts the service as ``user`` itself; its own errors (if any) land in the log.
+            cmd, user = wrapped_command(cmd, log_file, *log_cap, user), None
         proc = subprocess.Popen(
             cmd,
             stdin=devnull,

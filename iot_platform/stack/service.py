@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from iot_platform.errors import StackError
 from iot_platform.settings import Settings
 from iot_platform.stack import artifacts
+from iot_platform.stack.log_writer import tail_lines
 from iot_platform.stack.process import PidRecord, ensure_port_free, read_pid, spawn, stop_group
 
 
@@ -136,6 +137,7 @@ class Service:
             env=self.environment(),
             cwd=Path.cwd(),
             user=self.run_as(),
+            log_cap=(self.settings.log_max_mb * 1024 * 1024, self.settings.log_backups),
         )
         return True
 
@@ -215,10 +217,7 @@ class Service:
 
     def last_error(self) -> str:
         """The last line of the log that looks like an error, for one-line failure messages."""
-        try:
-            lines = self.log_file.read_text(errors="replace").splitlines()[-400:]
-        except FileNotFoundError:
-            return ""
+        lines = tail_lines(self.log_file, 400)
         markers = ("ERROR", "Exception", "Error:", "FATAL", "error:")
         for line in reversed(lines):
             if any(marker in line for marker in markers):

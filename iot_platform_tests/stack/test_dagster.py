@@ -31,3 +31,18 @@ def test_postgres_s3_profile_stores_runs_in_postgres_without_writing_the_passwor
     assert storage["db_name"] == "catalog_dagster"
     assert storage["port"] == 15433
     assert storage["password"] == {"env": "IOT_POSTGRES_PASSWORD"}
+
+
+def test_the_instance_purges_ticks_after_the_configured_days(make_settings: Callable[..., Settings]) -> None:
+    from dagster import DagsterInstance
+    from dagster._core.definitions.run_request import InstigatorType
+    from dagster._core.scheduler.instigation import TickStatus
+
+    settings = make_settings(retention_ticks_days=12, retention_skipped_ticks_days=2)
+    write_dagster_yaml(settings)
+    with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        sensor = instance.get_tick_retention_settings(InstigatorType.SENSOR)
+        schedule = instance.get_tick_retention_settings(InstigatorType.SCHEDULE)
+    assert sensor[TickStatus.SKIPPED] == 2
+    assert sensor[TickStatus.SUCCESS] == sensor[TickStatus.FAILURE] == 12
+    assert set(schedule.values()) == {12}
