@@ -1,0 +1,443 @@
+"""Months of operation in compressed time: growth of run times, files and disk, with table maintenance off and on.
+
+For each maintenance setting (off, then on, each on a fresh private stack: Kafka, Spark master + worker, catalog and
+the warm Spark Connect server) the bench simulates ``--days`` days of the seed load (12 sensors every 0.5 s, or
+``--sensors`` sensors) from 2025-03-01 00:00 UTC in simulated time:
+- every simulated 5 minutes: that batch's readings (the generator's reading builder, event times = simulated time)
+  are published to the stack's readings topic, then ingested by the real ingestion (`run_ingestion`) in one
+  Connect session of the warm server, in this process;
+- every simulated hour: the real `hourly_stats` build of the hour that just closed;
+- with maintenance on: the platform's table maintenance (`maintain`) on its schedule in simulated time, hourly
+  (compaction of closed hours, manifests) and daily (snapshot expiry, orphan files), with ``now`` = simulated time.
+Per simulated day it prints: ingestion seconds (p50 of the day's batches, read to verified commit), hourly_stats
+seconds (p50), the hourly statistics of one sensor for one day read the way `/api/v1/stats/hourly` reads them
+(`IcebergHourlyStatsReader` in this process, a fresh reader per request so each pays the table load: p50 of 5),
+live data files and bytes of each table (its current snapshot), metadata bytes of each table on disk, the Dagster
+storage folder and the whole state folder. At the end: day-1 vs last-day ratios and data files per closed hour
+partition of `iot.sensor_readings`; the figures go to `soak.csv` and, when matplotlib is installed, `soak.png`
+under ``--out``.
+Targets with maintenance on: last-day ingestion and hourly_stats times within 1.2x of day 1; <= 3 data files per
+closed hour partition of `iot.sensor_readings`; disk growing only with the retained data.
+
+Run: flock /work/bench.lock .venv/bin/python bench/soak.py [--days 30] [--sensors 12]
+     [--maintenance both|on|off] [--out bench/results/soak]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import os
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from support import CORE, REPO, bench_stack
+
+from iot_platform import tables
+from iot_platform.clients.iceberg import load_catalog
+from iot_platform.clients.kafka import topic_watermarks
+from iot_platform.clients.spark import connect_session
+from iot_platform.generator.readings import ReadingGenerator, to_epoch_ms
+from iot_platform.generator.sensors_config import SensorSet, SensorType, load_sensor_set
+from iot_platform.pipelines.hourly_stats import build_hourly_stats
+from iot_platform.pipelines.sensor_readings.run import run_ingestion
+from iot_platform.settings import Settings
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
+    from pyspark.sql import SparkSession
+
+START = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+SEED_INTERVAL_MS = 500
+BATCH = dt.timedelta(minutes=5)
+HOUR = dt.timedelta(hours=1)
+DAY = dt.timedelta(days=1)
+API_SAMPLES = 5
+TABLES = (tables.SENSOR_READINGS, tables.REJECTED_READINGS, tables.HOURLY_STATS)
+SHORT = {tables.SENSOR_READINGS: "readings", tables.REJECTED_READINGS: "rejected", tables.HOURLY_STATS: "stats"}
+TARGET_RATIO = 1.2
+TARGET_FILES_PER_HOUR = 3
+
+
+# --- load ----------------------------------------------------------------------------------------------------------
+def sensor_set(count: int) -> SensorSet:
+    """The built-in sensor set, or ``count`` sensors made from it (its types in turn, numbered ids)."""
+    seed = load_sensor_set()
+    if count == seed.sensor_count:
+        return seed
+    specs = [(name, sensor) for name, kind in seed.types.items() for sensor in kind.sensors]
+    grouped: dict[str, list[Any]] = {}
+    for i in range(count):
+        name, sensor = specs[i % len(specs)]
+        grouped.setdefault(name, []).append(sensor.model_copy(update={"id": f"{sensor.id}-{i:04d}"}))
+    types = {
+        name: SensorType(unit=seed.types[name].unit, walk=seed.types[name].walk, sensors=tuple(sensors))
+        for name, sensors in grouped.items()
+    }
+    return SensorSet(types=types)
+
+
+class Publisher:
+    """Publishes the readings of a simulated interval to the readings topic, event times = simulated time."""
+
+    def __init__(self, settings: Settings, sensors: SensorSet) -> None:
+        from confluent_kafka import Producer
+
+        self.topic = settings.kafka_topic
+        self.generator = ReadingGenerator(sensors, seed=21)
+        self.producer = Producer(
+            {
+                "bootstrap.servers": settings.bootstrap_servers,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 20,
+                "compression.type": "lz4",
+                "queue.buffering.max.messages": 2_000_000,
+            }
+        )
+
+    def publish(self, start: dt.datetime, end: dt.datetime) -> int:
+        """Every sensor's readings of ``[start, end)`` at the seed cadence, all delivered; how many."""
+        produce, poll, topic = self.producer.produce, self.producer.poll, self.topic
+        published = 0
+        for epoch_ms in range(to_epoch_ms(start), to_epoch_ms(end), SEED_INTERVAL_MS):
+            for key, payload in zip(self.generator.keys, self.generator.tick(epoch_ms), strict=True):
+                produce(topic, payload, key)
+            published += self.generator.sensor_count
+            poll(0)
+        if self.producer.flush(60) != 0:
+            raise RuntimeError("Kafka did not confirm every reading of the batch")
+        return published
+
+
+# --- maintenance ---------------------------------------------------------------------------------------------------
+Maintain = Callable[["SparkSession", "Catalog", dt.datetime, bool], None]
+"""Runs the platform's table maintenance at simulated time ``now``; ``daily`` adds expiry and orphan removal."""
+
+
+def platform_maintenance(log: Callable[[str], None]) -> Maintain:
+    """The platform's maintenance entry point, called as its schedules call it."""
+    from iot_platform.pipelines.maintenance import maintain  # type: ignore[import-not-found,unused-ignore]
+
+    def run(spark: SparkSession, catalog: Catalog, now: dt.datetime, daily: bool) -> None:
+        maintain(spark, catalog, None, now=now, log=log)
+
+    return run
+
+
+# --- figures -------------------------------------------------------------------------------------------------------
+def folder_bytes(path: Path) -> int:
+    """Bytes of the regular files under ``path`` (0 when it does not exist)."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(root, name), follow_symlinks=False).st_size
+            except FileNotFoundError:
+                continue
+    return total
+
+
+def local_path(location: str) -> Path:
+    """The local folder of a ``file:`` table location."""
+    return Path(location.removeprefix("file://").removeprefix("file:"))
+
+
+@dataclass
+class DayFigures:
+    """What one simulated day measured (seconds, counts, bytes)."""
+
+    maintenance: str
+    day: int
+    ingest_p50_s: float
+    ingest_max_s: float
+    hourly_p50_s: float
+    api_p50_ms: float
+    maintenance_s: float
+    files: dict[str, int] = field(default_factory=dict)
+    data_bytes: dict[str, int] = field(default_factory=dict)
+    metadata_bytes: dict[str, int] = field(default_factory=dict)
+    disk_bytes: dict[str, int] = field(default_factory=dict)
+    snapshots: int = 0
+    dagster_bytes: int = 0
+    state_bytes: int = 0
+    wall_s: float = 0.0
+
+    def row(self) -> dict[str, Any]:
+        """A flat CSV row."""
+        flat = {k: v for k, v in asdict(self).items() if not isinstance(v, dict)}
+        for name in ("files", "data_bytes", "metadata_bytes", "disk_bytes"):
+            for table, value in getattr(self, name).items():
+                flat[f"{SHORT[table]}_{name}"] = value
+        return flat
+
+
+def table_figures(catalog: Catalog, figures: DayFigures) -> None:
+    """Live data files and bytes (current snapshot), metadata and whole-table bytes on disk, of each table."""
+    for name in TABLES:
+        table = catalog.load_table(name)
+        snapshot = table.current_snapshot()
+        summary = snapshot.summary if snapshot is not None and snapshot.summary is not None else None
+        figures.files[name] = int(summary.get("total-data-files", 0)) if summary else 0
+        figures.data_bytes[name] = int(summary.get("total-files-size", 0)) if summary else 0
+        folder = local_path(table.location())
+        figures.metadata_bytes[name] = folder_bytes(folder / "metadata")
+        figures.disk_bytes[name] = folder_bytes(folder)
+        if name == tables.SENSOR_READINGS:
+            figures.snapshots = len(table.snapshots())
+
+
+def api_p50_ms(settings: Settings, sensor_id: str, day: dt.datetime) -> float:
+    """p50 of reading one sensor's hourly statistics of ``day`` as the API does, a fresh reader per request."""
+    from iot_platform.api.stats_reader import IcebergHourlyStatsReader, StatsQuery
+
+    query = StatsQuery(sensor_id=sensor_id, start=day, end=day + DAY, limit=100)
+    samples = []
+    for _ in range(API_SAMPLES):
+        began = time.perf_counter()
+        page = IcebergHourlyStatsReader(settings).read(query)
+        samples.append((time.perf_counter() - began) * 1000)
+        if len(page.rows) != 24:
+            raise AssertionError(f"{len(page.rows)} hourly rows of {sensor_id} on {day:%Y-%m-%d}, expected 24")
+    return statistics.median(samples)
+
+
+def files_per_closed_hour(catalog: Catalog, closed_before: dt.datetime) -> tuple[float, int, int]:
+    """Data files per hour partition of ``iot.sensor_readings`` that ended before ``closed_before``: mean, max,
+    and the number of such partitions."""
+    rows = catalog.load_table(tables.SENSOR_READINGS).inspect.partitions().to_pylist()
+    counts = []
+    for row in rows:
+        hours = next(iter(row["partition"].values()))
+        if EPOCH + dt.timedelta(hours=hours + 1) <= closed_before:
+            counts.append(int(row["file_count"]))
+    return (statistics.mean(counts) if counts else 0.0), max(counts, default=0), len(counts)
+
+
+# --- simulation ----------------------------------------------------------------------------------------------------
+@dataclass
+class Simulation:
+    """One table set's simulated months: the stack, its session, the load, and what each day measured."""
+
+    settings: Settings
+    spark: SparkSession
+    catalog: Catalog
+    publisher: Publisher
+    maintain: Maintain | None
+    label: str
+    sensor_id: str
+    days: list[DayFigures] = field(default_factory=list)
+    ingest_s: list[float] = field(default_factory=list)
+    hourly_s: list[float] = field(default_factory=list)
+    maintenance_s: float = 0.0
+
+    def batch(self, start: dt.datetime) -> None:
+        """Publish and ingest one simulated 5-minute batch; time the ingestion."""
+        self.publisher.publish(start, start + BATCH)
+        settings = self.settings
+        began = time.monotonic()
+        result = run_ingestion(
+            self.spark,
+            self.catalog,
+            lambda: topic_watermarks(settings.bootstrap_servers, settings.kafka_topic),
+            topic=settings.kafka_topic,
+            bootstrap_servers=settings.bootstrap_servers,
+            run_id=f"soak-{start:%Y%m%d%H%M}",
+            log=lambda line: None,
+        )
+        self.ingest_s.append(time.monotonic() - began)
+        if result.stored != self.publisher.generator.sensor_count * (BATCH // dt.timedelta(milliseconds=500)):
+            raise AssertionError(f"batch {start:%Y-%m-%d %H:%M}: {result.stored} readings stored")
+
+    def hour_closed(self, hour: dt.datetime) -> None:
+        """Build the statistics of the hour that just closed; run the maintenance due at its end."""
+        began = time.monotonic()
+        build_hourly_stats(self.spark, self.catalog, hour, hour + HOUR)
+        self.hourly_s.append(time.monotonic() - began)
+        if self.maintain is not None:
+            now = hour + HOUR
+            began = time.monotonic()
+            self.maintain(self.spark, self.catalog, now, now.hour == 0)
+            self.maintenance_s += time.monotonic() - began
+        if (hour + HOUR).hour % 6 == 0:
+            recent = self.ingest_s[-72:]
+            print(
+                f"  [{self.label}] {hour + HOUR:%Y-%m-%d %H:%M} simulated: ingestion mean "
+                f"{statistics.mean(recent):.2f} s over the last {len(recent)} batches, "
+                f"hourly_stats {self.hourly_s[-1]:.2f} s",
+                flush=True,
+            )
+
+    def day(self, number: int) -> DayFigures:
+        """Simulate day ``number`` (1-based) batch by batch; its figures."""
+        began = time.monotonic()
+        day_start = START + (number - 1) * DAY
+        self.ingest_s, self.hourly_s, self.maintenance_s = [], [], 0.0
+        moment = day_start
+        while moment < day_start + DAY:
+            self.batch(moment)
+            moment += BATCH
+            if moment.minute == 0:
+                self.hour_closed(moment - HOUR)
+        figures = DayFigures(
+            maintenance=self.label,
+            day=number,
+            ingest_p50_s=statistics.median(self.ingest_s),
+            ingest_max_s=max(self.ingest_s),
+            hourly_p50_s=statistics.median(self.hourly_s),
+            api_p50_ms=api_p50_ms(self.settings, self.sensor_id, day_start),
+            maintenance_s=self.maintenance_s,
+        )
+        table_figures(self.catalog, figures)
+        figures.dagster_bytes = folder_bytes(self.settings.dagster_home)
+        figures.state_bytes = folder_bytes(self.settings.state_dir)
+        figures.wall_s = time.monotonic() - began
+        self.days.append(figures)
+        return figures
+
+
+@contextmanager
+def simulation(label: str, sensors: SensorSet, maintain: Maintain | None) -> Iterator[Simulation]:
+    """A fresh private stack with the warm Spark Connect server, its readings topic, and one Connect session."""
+    from iot_platform.stack.kafka import ensure_topic
+
+    with bench_stack(f"soak-{label}", services=[*CORE, "spark-connect"]) as settings:
+        ensure_topic(settings)
+        with connect_session(settings.connect_url, tag=f"iot-platform-bench-soak-{label}") as spark:
+            catalog = load_catalog(settings)
+            first = next(iter(sensors.types.values())).sensors[0].id
+            yield Simulation(settings, spark, catalog, Publisher(settings, sensors), maintain, label, first)
+
+
+# --- report --------------------------------------------------------------------------------------------------------
+def _mib(value: int) -> str:
+    return f"{value / 2**20:.1f}"
+
+
+HEADER = (
+    f"{'maint':<6}{'day':>4}{'ingest p50':>11}{'max':>6}{'hourly p50':>11}{'api p50':>9}{'maint':>7}"
+    f"{'files r/rej/st':>16}{'data MiB r':>11}{'meta MiB r/st':>14}{'disk MiB r':>11}{'snaps':>7}"
+    f"{'dagster':>8}{'state MiB':>10}{'wall':>7}"
+)
+
+
+def day_line(f: DayFigures) -> str:
+    """One day's figures on one line (seconds, ms, MiB)."""
+    r, rej, st = tables.SENSOR_READINGS, tables.REJECTED_READINGS, tables.HOURLY_STATS
+    return (
+        f"{f.maintenance:<6}{f.day:>4}{f.ingest_p50_s:>10.2f}s{f.ingest_max_s:>5.1f}s{f.hourly_p50_s:>10.2f}s"
+        f"{f.api_p50_ms:>7.1f}ms{f.maintenance_s:>6.0f}s"
+        f"{f'{f.files[r]}/{f.files[rej]}/{f.files[st]}':>16}{_mib(f.data_bytes[r]):>11}"
+        f"{f'{_mib(f.metadata_bytes[r])}/{_mib(f.metadata_bytes[st])}':>14}{_mib(f.disk_bytes[r]):>11}"
+        f"{f.snapshots:>7}{_mib(f.dagster_bytes):>8}{_mib(f.state_bytes):>10}{f.wall_s:>6.0f}s"
+    )
+
+
+def ratio_lines(run: Simulation) -> list[str]:
+    """Day-1 vs last-day ratios and files per closed hour partition, with the targets."""
+    first, last = run.days[0], run.days[-1]
+    closed_before = START + len(run.days) * DAY - HOUR * run.settings.late_data_horizon_hours
+    mean, most, count = files_per_closed_hour(run.catalog, max(closed_before, START + DAY))
+    lines = []
+    for name, a, b, target in (
+        ("ingestion p50", first.ingest_p50_s, last.ingest_p50_s, TARGET_RATIO),
+        ("hourly_stats p50", first.hourly_p50_s, last.hourly_p50_s, TARGET_RATIO),
+        ("stats read p50", first.api_p50_ms, last.api_p50_ms, None),
+        (
+            "readings metadata bytes",
+            first.metadata_bytes[tables.SENSOR_READINGS],
+            last.metadata_bytes[tables.SENSOR_READINGS],
+            None,
+        ),
+        ("state folder bytes", first.state_bytes, last.state_bytes, None),
+    ):
+        ratio = b / a if a else float("nan")
+        verdict = "" if target is None else (" (target <= 1.2: met)" if ratio <= target else " (target <= 1.2: MISSED)")
+        lines.append(f"[{run.label}] {name} day {last.day}/day 1: {ratio:.2f}{verdict}")
+    lines.append(
+        f"[{run.label}] data files per closed hour partition of iot.sensor_readings: mean {mean:.1f}, max {most} "
+        f"over {count} hours (target <= {TARGET_FILES_PER_HOUR})"
+    )
+    return lines
+
+
+def write_outputs(out: Path, runs: list[Simulation]) -> None:
+    """``soak.csv`` with every day's figures, and ``soak.png`` (the curves) when matplotlib is installed."""
+    out.mkdir(parents=True, exist_ok=True)
+    rows = [day.row() for run in runs for day in run.days]
+    with (out / "soak.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"figures written to {out / 'soak.csv'}")
+    try:
+        import matplotlib
+    except ImportError:
+        print("matplotlib is not installed: no plot")
+        return
+    matplotlib.use("Agg")
+    plot(out / "soak.png", runs)
+    print(f"plot written to {out / 'soak.png'}")
+
+
+def plot(path: Path, runs: list[Simulation]) -> None:
+    """Four panels (run times, API read, readings data files, disk), one curve per maintenance setting."""
+    import matplotlib.pyplot as plt
+
+    panels: list[tuple[str, Callable[[DayFigures], float]]] = [
+        ("ingestion p50 (s)", lambda f: f.ingest_p50_s),
+        ("hourly_stats p50 (s)", lambda f: f.hourly_p50_s),
+        ("stats read p50 (ms)", lambda f: f.api_p50_ms),
+        ("sensor_readings data files", lambda f: f.files[tables.SENSOR_READINGS]),
+        ("sensor_readings metadata (MiB)", lambda f: f.metadata_bytes[tables.SENSOR_READINGS] / 2**20),
+        ("state folder (MiB)", lambda f: f.state_bytes / 2**20),
+    ]
+    figure, axes = plt.subplots(2, 3, figsize=(14, 7))
+    for axis, (title, value) in zip(axes.flat, panels, strict=True):
+        for run in runs:
+            axis.plot(
+                [f.day for f in run.days], [value(f) for f in run.days], marker="o", label=f"maintenance {run.label}"
+            )
+        axis.set_title(title)
+        axis.set_xlabel("simulated day")
+        axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--days", type=int, default=30, help="Simulated days per maintenance setting.")
+    parser.add_argument("--sensors", type=int, default=12, help="Simulated sensors, each reading every 0.5 s.")
+    parser.add_argument("--maintenance", choices=["both", "off", "on"], default="both")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "soak")
+    args = parser.parse_args()
+    sensors = sensor_set(args.sensors)
+    labels = ["off", "on"] if args.maintenance == "both" else [args.maintenance]
+    print(
+        f"soak: {args.days} simulated days of {sensors.sensor_count} sensors every 0.5 s from {START:%Y-%m-%d}, "
+        f"5-minute batches, maintenance {' then '.join(labels)}; started {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+        flush=True,
+    )
+    runs = []
+    for label in labels:
+        maintain = platform_maintenance(lambda line: None) if label == "on" else None
+        with simulation(label, sensors, maintain) as run:
+            print(HEADER, flush=True)
+            for number in range(1, args.days + 1):
+                print(day_line(run.day(number)), flush=True)
+            print("\n".join(ratio_lines(run)), flush=True)
+            runs.append(run)
+    write_outputs(args.out, runs)
+
+
+if __name__ == "__main__":
+    main()
