@@ -157,6 +157,31 @@ class Settings(BaseSettings):
     api_cors_origins: str = Field("", description="Comma-separated origins allowed by CORS.")
     api_max_range_hours: int = Field(24 * 31, ge=1, description="Largest partition range one submit may ask for.")
 
+    # --- table maintenance -------------------------------------------------------------------------------
+    maintenance_enabled: bool = Field(
+        True, description="Whether the table maintenance schedules (compaction, expiry, orphans) start running."
+    )
+    maintenance_target_file_mb: int = Field(128, ge=1, description="Target size of compacted data files (MiB).")
+    maintenance_compaction_delay_hours: int = Field(
+        2, ge=1, description="An hour (a day for hourly_stats) is compacted once closed this many hours."
+    )
+    maintenance_compaction_minute: int = Field(
+        25, ge=0, le=59, description="Minute of every hour the compaction schedule runs."
+    )
+    maintenance_daily_hour: int = Field(
+        3, ge=0, le=23, description="UTC hour the daily expiry, orphan removal and manifest rewrite run."
+    )
+    maintenance_snapshot_keep_hours: int = Field(24, ge=1, description="Snapshots younger than this are kept.")
+    maintenance_snapshot_keep_count: int = Field(
+        10, ge=1, description="Snapshots kept per table whatever their age (more to keep the offsets snapshot)."
+    )
+    maintenance_orphan_min_age_hours: int = Field(
+        72, ge=24, description="Unreferenced files are removed once this old (24 hours at least)."
+    )
+    maintenance_manifest_threshold: int = Field(
+        50, ge=1, description="Manifests of a table's current snapshot above which they are rewritten."
+    )
+
     # --- generator ---------------------------------------------------------------------------------------
     generator_faults: str = Field(
         "off", min_length=1, description="Injected sensor faults: off, demo (a built-in schedule) or a YAML file."
