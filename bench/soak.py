@@ -33,7 +33,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,7 +56,6 @@ if TYPE_CHECKING:
 START = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 SEED_INTERVAL_MS = 500
-BATCH = dt.timedelta(minutes=5)
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
 API_SAMPLES = 5
@@ -119,15 +118,44 @@ class Publisher:
 
 # --- maintenance ---------------------------------------------------------------------------------------------------
 Maintain = Callable[["SparkSession", "Catalog", dt.datetime, bool], None]
-"""Runs the platform's table maintenance at simulated time ``now``; ``daily`` adds expiry and orphan removal."""
+"""Runs the platform's table maintenance at simulated time ``now``; ``daily`` adds manifests, expiry and orphans."""
 
 
-def platform_maintenance(log: Callable[[str], None]) -> Maintain:
-    """The platform's maintenance entry point, called as its schedules call it."""
-    from iot_platform.pipelines.maintenance import maintain  # type: ignore[import-not-found,unused-ignore]
+@dataclass
+class SimulatedClock:
+    """Which wall-clock instant each simulated instant was reached at, to translate simulated ages into real ones.
+
+    Snapshots carry real commit times, so "keep 24 hours of snapshots" in simulated time means: keep those committed
+    since the wall-clock instant the simulation reached ``now - 24 h``.
+    """
+
+    marks: list[tuple[dt.datetime, dt.datetime]] = field(default_factory=list)
+
+    def mark(self, simulated: dt.datetime) -> None:
+        self.marks.append((simulated, dt.datetime.now(dt.UTC)))
+
+    def wall_at(self, simulated: dt.datetime) -> dt.datetime:
+        """The wall-clock instant of the last mark at or before ``simulated`` (the first mark when none is)."""
+        reached = [wall for sim, wall in self.marks if sim <= simulated]
+        return reached[-1] if reached else self.marks[0][1]
+
+
+def platform_maintenance(settings: Settings, clock: SimulatedClock, log: Callable[[str], None]) -> Maintain:
+    """The platform's maintenance with its default parameters, as its schedules call it: compaction of closed
+    partitions every hour, manifests, snapshot expiry and orphan removal once a day. Compaction delays are judged
+    in simulated time; the expiry's kept age is translated to wall-clock time through ``clock``; orphan removal
+    keeps its real-clock safety age, so it removes nothing within a bench run."""
+    from iot_platform.pipelines.maintenance import MaintenanceParams
+    from iot_platform.pipelines.maintenance.run import compact, housekeep
+
+    params = MaintenanceParams.from_settings(settings)
 
     def run(spark: SparkSession, catalog: Catalog, now: dt.datetime, daily: bool) -> None:
-        maintain(spark, catalog, None, now=now, log=log)
+        compact(spark, catalog, params, now=now, log=log)
+        if daily:
+            wall_now = dt.datetime.now(dt.UTC)
+            keep = wall_now - clock.wall_at(now - params.snapshot_keep_age)
+            housekeep(spark, catalog, replace(params, snapshot_keep_age=keep), now=wall_now, log=log)
 
     return run
 
@@ -233,14 +261,17 @@ class Simulation:
     maintain: Maintain | None
     label: str
     sensor_id: str
+    clock: SimulatedClock
+    batch_length: dt.timedelta
     days: list[DayFigures] = field(default_factory=list)
     ingest_s: list[float] = field(default_factory=list)
     hourly_s: list[float] = field(default_factory=list)
     maintenance_s: float = 0.0
 
     def batch(self, start: dt.datetime) -> None:
-        """Publish and ingest one simulated 5-minute batch; time the ingestion."""
-        self.publisher.publish(start, start + BATCH)
+        """Publish and ingest one simulated batch (5 minutes by default); time the ingestion."""
+        self.publisher.publish(start, start + self.batch_length)
+        self.clock.mark(start)
         settings = self.settings
         began = time.monotonic()
         result = run_ingestion(
@@ -253,7 +284,8 @@ class Simulation:
             log=lambda line: None,
         )
         self.ingest_s.append(time.monotonic() - began)
-        if result.stored != self.publisher.generator.sensor_count * (BATCH // dt.timedelta(milliseconds=500)):
+        expected = self.publisher.generator.sensor_count * (self.batch_length // dt.timedelta(milliseconds=500))
+        if result.stored != expected:
             raise AssertionError(f"batch {start:%Y-%m-%d %H:%M}: {result.stored} readings stored")
 
     def hour_closed(self, hour: dt.datetime) -> None:
@@ -283,7 +315,7 @@ class Simulation:
         moment = day_start
         while moment < day_start + DAY:
             self.batch(moment)
-            moment += BATCH
+            moment += self.batch_length
             if moment.minute == 0:
                 self.hour_closed(moment - HOUR)
         figures = DayFigures(
@@ -304,8 +336,11 @@ class Simulation:
 
 
 @contextmanager
-def simulation(label: str, sensors: SensorSet, maintain: Maintain | None) -> Iterator[Simulation]:
-    """A fresh private stack with the warm Spark Connect server, its readings topic, and one Connect session."""
+def simulation(
+    label: str, sensors: SensorSet, batch_length: dt.timedelta, log: Callable[[str], None]
+) -> Iterator[Simulation]:
+    """A fresh private stack with the warm Spark Connect server, its readings topic, and one Connect session; the
+    platform's maintenance on its schedule when ``label`` is ``on``."""
     from iot_platform.stack.kafka import ensure_topic
 
     with bench_stack(f"soak-{label}", services=[*CORE, "spark-connect"]) as settings:
@@ -313,7 +348,10 @@ def simulation(label: str, sensors: SensorSet, maintain: Maintain | None) -> Ite
         with connect_session(settings.connect_url, tag=f"iot-platform-bench-soak-{label}") as spark:
             catalog = load_catalog(settings)
             first = next(iter(sensors.types.values())).sensors[0].id
-            yield Simulation(settings, spark, catalog, Publisher(settings, sensors), maintain, label, first)
+            clock = SimulatedClock()
+            maintain = platform_maintenance(settings, clock, log) if label == "on" else None
+            publisher = Publisher(settings, sensors)
+            yield Simulation(settings, spark, catalog, publisher, maintain, label, first, clock, batch_length)
 
 
 # --- report --------------------------------------------------------------------------------------------------------
@@ -413,24 +451,38 @@ def plot(path: Path, runs: list[Simulation]) -> None:
     plt.close(figure)
 
 
+def maintenance_log(verbose: bool) -> Callable[[str], None]:
+    """Where the maintenance's progress lines go: indented on stdout, or nowhere."""
+    return (lambda line: print(f"    maintenance: {line}", flush=True)) if verbose else (lambda line: None)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--days", type=int, default=30, help="Simulated days per maintenance setting.")
     parser.add_argument("--sensors", type=int, default=12, help="Simulated sensors, each reading every 0.5 s.")
     parser.add_argument("--maintenance", choices=["both", "off", "on"], default="both")
+    parser.add_argument(
+        "--batch-minutes",
+        type=int,
+        default=5,
+        choices=[5, 10, 15, 20, 30, 60],
+        help="Simulated minutes per ingestion (the platform's schedule: 5); longer batches mean fewer commits a day.",
+    )
+    parser.add_argument("--verbose", action="store_true", help="Print the maintenance's progress lines.")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "soak")
     args = parser.parse_args()
     sensors = sensor_set(args.sensors)
+    batch_length = dt.timedelta(minutes=args.batch_minutes)
     labels = ["off", "on"] if args.maintenance == "both" else [args.maintenance]
     print(
         f"soak: {args.days} simulated days of {sensors.sensor_count} sensors every 0.5 s from {START:%Y-%m-%d}, "
-        f"5-minute batches, maintenance {' then '.join(labels)}; started {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+        f"{args.batch_minutes}-minute batches, maintenance {' then '.join(labels)}; "
+        f"started {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
         flush=True,
     )
     runs = []
     for label in labels:
-        maintain = platform_maintenance(lambda line: None) if label == "on" else None
-        with simulation(label, sensors, maintain) as run:
+        with simulation(label, sensors, batch_length, maintenance_log(args.verbose)) as run:
             print(HEADER, flush=True)
             for number in range(1, args.days + 1):
                 print(day_line(run.day(number)), flush=True)
