@@ -3,24 +3,26 @@
 For each maintenance setting (off, then on, each on a fresh private stack: Kafka, Spark master + worker, catalog and
 the warm Spark Connect server) the bench simulates ``--days`` days of the seed load (12 sensors every 0.5 s, or
 ``--sensors`` sensors) from 2025-03-01 00:00 UTC in simulated time:
-- every simulated 5 minutes: that batch's readings (the generator's reading builder, event times = simulated time)
-  are published to the stack's readings topic, then ingested by the real ingestion (`run_ingestion`) in one
-  Connect session of the warm server, in this process;
+- every simulated batch (5 minutes, the platform's schedule; ``--batch-minutes`` for fewer commits): that batch's
+  readings (the generator's reading builder, event times = simulated time) are published to the stack's readings
+  topic, then ingested by the real ingestion (`run_ingestion`) in one Connect session of the warm server, in this
+  process; each batch must read and store exactly the readings it published (offsets kept through maintenance);
 - every simulated hour: the real `hourly_stats` build of the hour that just closed;
-- with maintenance on: the platform's table maintenance (`maintain`) on its schedule in simulated time, hourly
-  (compaction of closed hours, manifests) and daily (snapshot expiry, orphan files), with ``now`` = simulated time.
-Per simulated day it prints: ingestion seconds (p50 of the day's batches, read to verified commit), hourly_stats
-seconds (p50), the hourly statistics of one sensor for one day read the way `/api/v1/stats/hourly` reads them
-(`IcebergHourlyStatsReader` in this process, a fresh reader per request so each pays the table load: p50 of 5),
-live data files and bytes of each table (its current snapshot), metadata bytes of each table on disk, the Dagster
-storage folder and the whole state folder. At the end: day-1 vs last-day ratios and data files per closed hour
-partition of `iot.sensor_readings`; the figures go to `soak.csv` and, when matplotlib is installed, `soak.png`
-under ``--out``.
+- with maintenance on: the platform's table maintenance on its schedule in simulated time, hourly (compaction of
+  closed partitions) and daily (manifests, snapshot expiry, orphan files), with its default parameters.
+Per simulated period (``--period-hours``, a day by default) it prints: ingestion seconds (p50 of the period's
+batches, read to verified commit), hourly_stats seconds (p50), the hourly statistics of one sensor over the last
+day read the way `/api/v1/stats/hourly` reads them (`IcebergHourlyStatsReader` in this process, a fresh reader per
+request so each pays the table load: p50 of 5), live data files and bytes of each table (its current snapshot),
+metadata bytes and whole-folder bytes of each table on disk, snapshots of `iot.sensor_readings`, the Dagster storage
+folder (the runs are in process, so Dagster records nothing here) and the whole state folder. At the end: first vs
+last period ratios and data files per closed hour partition of `iot.sensor_readings`; the figures go to
+`soak.csv` and, when matplotlib is installed, `soak.png` under ``--out``.
 Targets with maintenance on: last-day ingestion and hourly_stats times within 1.2x of day 1; <= 3 data files per
 closed hour partition of `iot.sensor_readings`; disk growing only with the retained data.
 
-Run: flock /work/bench.lock .venv/bin/python bench/soak.py [--days 30] [--sensors 12]
-     [--maintenance both|on|off] [--out bench/results/soak]
+Run: flock /work/bench.lock .venv/bin/python bench/soak.py [--days 30] [--period-hours 24] [--batch-minutes 5]
+     [--sensors 12] [--maintenance both|on|off] [--verbose] [--out bench/results/soak]
 """
 
 from __future__ import annotations
@@ -180,10 +182,11 @@ def local_path(location: str) -> Path:
 
 @dataclass
 class DayFigures:
-    """What one simulated day measured (seconds, counts, bytes)."""
+    """What one simulated period (a day by default) measured (seconds, counts, bytes)."""
 
     maintenance: str
-    day: int
+    hours: int
+    """Simulated hours since the start, at the end of the period."""
     ingest_p50_s: float
     ingest_max_s: float
     hourly_p50_s: float
@@ -222,18 +225,21 @@ def table_figures(catalog: Catalog, figures: DayFigures) -> None:
             figures.snapshots = len(table.snapshots())
 
 
-def api_p50_ms(settings: Settings, sensor_id: str, day: dt.datetime) -> float:
-    """p50 of reading one sensor's hourly statistics of ``day`` as the API does, a fresh reader per request."""
+def api_p50_ms(settings: Settings, sensor_id: str, end: dt.datetime) -> float:
+    """p50 of reading one sensor's hourly statistics of the day before ``end`` (since the start when it is less
+    than a day) as the API does, a fresh reader per request."""
     from iot_platform.api.stats_reader import IcebergHourlyStatsReader, StatsQuery
 
-    query = StatsQuery(sensor_id=sensor_id, start=day, end=day + DAY, limit=100)
+    start = max(START, end - DAY)
+    query = StatsQuery(sensor_id=sensor_id, start=start, end=end, limit=100)
+    hours = (end - start) // HOUR
     samples = []
     for _ in range(API_SAMPLES):
         began = time.perf_counter()
         page = IcebergHourlyStatsReader(settings).read(query)
         samples.append((time.perf_counter() - began) * 1000)
-        if len(page.rows) != 24:
-            raise AssertionError(f"{len(page.rows)} hourly rows of {sensor_id} on {day:%Y-%m-%d}, expected 24")
+        if len(page.rows) != hours:
+            raise AssertionError(f"{len(page.rows)} hourly rows of {sensor_id} before {end}, expected {hours}")
     return statistics.median(samples)
 
 
@@ -252,7 +258,7 @@ def files_per_closed_hour(catalog: Catalog, closed_before: dt.datetime) -> tuple
 # --- simulation ----------------------------------------------------------------------------------------------------
 @dataclass
 class Simulation:
-    """One table set's simulated months: the stack, its session, the load, and what each day measured."""
+    """One table set's simulated months: the stack, its session, the load, and what each period measured."""
 
     settings: Settings
     spark: SparkSession
@@ -263,7 +269,7 @@ class Simulation:
     sensor_id: str
     clock: SimulatedClock
     batch_length: dt.timedelta
-    days: list[DayFigures] = field(default_factory=list)
+    periods: list[DayFigures] = field(default_factory=list)
     ingest_s: list[float] = field(default_factory=list)
     hourly_s: list[float] = field(default_factory=list)
     maintenance_s: float = 0.0
@@ -307,36 +313,35 @@ class Simulation:
             print(
                 f"  [{self.label}] {hour + HOUR:%Y-%m-%d %H:%M} simulated: ingestion mean "
                 f"{statistics.mean(recent):.2f} s over the last {len(recent)} batches, "
-                f"hourly_stats {self.hourly_s[-1]:.2f} s, maintenance {self.maintenance_s:.0f} s so far today; "
+                f"hourly_stats {self.hourly_s[-1]:.2f} s, maintenance {self.maintenance_s:.0f} s so far in the period; "
                 f"{dt.datetime.now(dt.UTC):%H:%M:%S} UTC",
                 flush=True,
             )
 
-    def day(self, number: int) -> DayFigures:
-        """Simulate day ``number`` (1-based) batch by batch; its figures."""
+    def period(self, start: dt.datetime, end: dt.datetime) -> DayFigures:
+        """Simulate ``[start, end)`` batch by batch; its figures."""
         began = time.monotonic()
-        day_start = START + (number - 1) * DAY
         self.ingest_s, self.hourly_s, self.maintenance_s = [], [], 0.0
-        moment = day_start
-        while moment < day_start + DAY:
+        moment = start
+        while moment < end:
             self.batch(moment)
             moment += self.batch_length
             if moment.minute == 0:
                 self.hour_closed(moment - HOUR)
         figures = DayFigures(
             maintenance=self.label,
-            day=number,
+            hours=(end - START) // HOUR,
             ingest_p50_s=statistics.median(self.ingest_s),
             ingest_max_s=max(self.ingest_s),
             hourly_p50_s=statistics.median(self.hourly_s),
-            api_p50_ms=api_p50_ms(self.settings, self.sensor_id, day_start),
+            api_p50_ms=api_p50_ms(self.settings, self.sensor_id, end),
             maintenance_s=self.maintenance_s,
         )
         table_figures(self.catalog, figures)
         figures.dagster_bytes = folder_bytes(self.settings.dagster_home)
         figures.state_bytes = folder_bytes(self.settings.state_dir)
         figures.wall_s = time.monotonic() - began
-        self.days.append(figures)
+        self.periods.append(figures)
         return figures
 
 
@@ -365,17 +370,17 @@ def _mib(value: int) -> str:
 
 
 HEADER = (
-    f"{'maint':<6}{'day':>4}{'ingest p50':>11}{'max':>6}{'hourly p50':>11}{'api p50':>9}{'maint':>7}"
+    f"{'maint':<6}{'sim h':>6}{'ingest p50':>11}{'max':>6}{'hourly p50':>11}{'api p50':>9}{'maint':>7}"
     f"{'files r/rej/st':>16}{'data MiB r':>11}{'meta MiB r/st':>14}{'disk MiB r':>11}{'snaps':>7}"
     f"{'dagster':>8}{'state MiB':>10}{'wall':>7}"
 )
 
 
 def day_line(f: DayFigures) -> str:
-    """One day's figures on one line (seconds, ms, MiB)."""
+    """One period's figures on one line (seconds, ms, MiB)."""
     r, rej, st = tables.SENSOR_READINGS, tables.REJECTED_READINGS, tables.HOURLY_STATS
     return (
-        f"{f.maintenance:<6}{f.day:>4}{f.ingest_p50_s:>10.2f}s{f.ingest_max_s:>5.1f}s{f.hourly_p50_s:>10.2f}s"
+        f"{f.maintenance:<6}{f.hours:>6}{f.ingest_p50_s:>10.2f}s{f.ingest_max_s:>5.1f}s{f.hourly_p50_s:>10.2f}s"
         f"{f.api_p50_ms:>7.1f}ms{f.maintenance_s:>6.0f}s"
         f"{f'{f.files[r]}/{f.files[rej]}/{f.files[st]}':>16}{_mib(f.data_bytes[r]):>11}"
         f"{f'{_mib(f.metadata_bytes[r])}/{_mib(f.metadata_bytes[st])}':>14}{_mib(f.disk_bytes[r]):>11}"
@@ -384,12 +389,12 @@ def day_line(f: DayFigures) -> str:
 
 
 def ratio_lines(run: Simulation) -> list[str]:
-    """Day-1 vs last-day ratios and files per closed hour partition, with the targets."""
-    first, last = run.days[0], run.days[-1]
+    """First vs last period ratios and files per closed hour partition, with the targets."""
+    first, last = run.periods[0], run.periods[-1]
     from iot_platform.pipelines.maintenance import MaintenanceParams
 
     delay = MaintenanceParams.from_settings(run.settings).compaction_delay
-    mean, most, count = files_per_closed_hour(run.catalog, START + len(run.days) * DAY - delay)
+    mean, most, count = files_per_closed_hour(run.catalog, START + last.hours * HOUR - delay)
     lines = []
     for name, a, b, target in (
         ("ingestion p50", first.ingest_p50_s, last.ingest_p50_s, TARGET_RATIO),
@@ -405,7 +410,7 @@ def ratio_lines(run: Simulation) -> list[str]:
     ):
         ratio = b / a if a else float("nan")
         verdict = "" if target is None else (" (target <= 1.2: met)" if ratio <= target else " (target <= 1.2: MISSED)")
-        lines.append(f"[{run.label}] {name} day {last.day}/day 1: {ratio:.2f}{verdict}")
+        lines.append(f"[{run.label}] {name} at hour {last.hours} / at hour {first.hours}: {ratio:.2f}{verdict}")
     lines.append(
         f"[{run.label}] data files per closed hour partition of iot.sensor_readings (ended {delay} before the "
         f"simulated end): mean {mean:.1f}, max {most} over {count} hours (target <= {TARGET_FILES_PER_HOUR})"
@@ -413,14 +418,16 @@ def ratio_lines(run: Simulation) -> list[str]:
     return lines
 
 
-def write_outputs(out: Path, runs: list[Simulation]) -> None:
-    """``soak.csv`` with every day's figures, and ``soak.png`` (the curves) when matplotlib is installed."""
+def write_outputs(out: Path, runs: list[Simulation], *, plot: bool = True) -> None:
+    """``soak.csv`` with every period's figures, and ``soak.png`` (the curves) when matplotlib is installed."""
     out.mkdir(parents=True, exist_ok=True)
-    rows = [day.row() for run in runs for day in run.days]
+    rows = [figures.row() for run in runs for figures in run.periods]
     with (out / "soak.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+    if not plot:
+        return
     print(f"figures written to {out / 'soak.csv'}")
     try:
         import matplotlib
@@ -428,11 +435,11 @@ def write_outputs(out: Path, runs: list[Simulation]) -> None:
         print("matplotlib is not installed: no plot")
         return
     matplotlib.use("Agg")
-    plot(out / "soak.png", runs)
+    draw(out / "soak.png", runs)
     print(f"plot written to {out / 'soak.png'}")
 
 
-def plot(path: Path, runs: list[Simulation]) -> None:
+def draw(path: Path, runs: list[Simulation]) -> None:
     """Four panels (run times, API read, readings data files, disk), one curve per maintenance setting."""
     import matplotlib.pyplot as plt
 
@@ -448,10 +455,13 @@ def plot(path: Path, runs: list[Simulation]) -> None:
     for axis, (title, value) in zip(axes.flat, panels, strict=True):
         for run in runs:
             axis.plot(
-                [f.day for f in run.days], [value(f) for f in run.days], marker="o", label=f"maintenance {run.label}"
+                [f.hours for f in run.periods],
+                [value(f) for f in run.periods],
+                marker="o",
+                label=f"maintenance {run.label}",
             )
         axis.set_title(title)
-        axis.set_xlabel("simulated day")
+        axis.set_xlabel("simulated hours")
         axis.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=90)
@@ -465,7 +475,8 @@ def maintenance_log(verbose: bool) -> Callable[[str], None]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--days", type=int, default=30, help="Simulated days per maintenance setting.")
+    parser.add_argument("--days", type=float, default=30, help="Simulated days per maintenance setting.")
+    parser.add_argument("--period-hours", type=int, default=24, help="Simulated hours per row of figures.")
     parser.add_argument("--sensors", type=int, default=12, help="Simulated sensors, each reading every 0.5 s.")
     parser.add_argument("--maintenance", choices=["both", "off", "on"], default="both")
     parser.add_argument(
@@ -491,11 +502,14 @@ def main() -> None:
     for label in labels:
         with simulation(label, sensors, batch_length, maintenance_log(args.verbose)) as run:
             print(HEADER, flush=True)
-            for number in range(1, args.days + 1):
-                print(day_line(run.day(number)), flush=True)
-            print("\n".join(ratio_lines(run)), flush=True)
             runs.append(run)
-    write_outputs(args.out, runs)
+            end, period = START + dt.timedelta(days=args.days), dt.timedelta(hours=args.period_hours)
+            moment = START
+            while moment < end:
+                print(day_line(run.period(moment, min(moment + period, end))), flush=True)
+                moment += period
+                write_outputs(args.out, runs, plot=moment >= end)
+            print("\n".join(ratio_lines(run)), flush=True)
 
 
 if __name__ == "__main__":
