@@ -475,7 +475,7 @@ def maintenance_log(verbose: bool) -> Callable[[str], None]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--days", type=float, default=30, help="Simulated days per maintenance setting.")
+    parser.add_argument("--days", type=float, default=30, help="Simulated days per maintenance setting (whole hours).")
     parser.add_argument("--period-hours", type=int, default=24, help="Simulated hours per row of figures.")
     parser.add_argument("--sensors", type=int, default=12, help="Simulated sensors, each reading every 0.5 s.")
     parser.add_argument("--maintenance", choices=["both", "off", "on"], default="both")
@@ -503,7 +503,7 @@ def main() -> None:
         with simulation(label, sensors, batch_length, maintenance_log(args.verbose)) as run:
             print(HEADER, flush=True)
             runs.append(run)
-            end, period = START + dt.timedelta(days=args.days), dt.timedelta(hours=args.period_hours)
+            end, period = START + HOUR * round(args.days * 24), dt.timedelta(hours=args.period_hours)
             moment = START
             while moment < end:
                 print(day_line(run.period(moment, min(moment + period, end))), flush=True)
