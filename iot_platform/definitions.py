@@ -7,11 +7,12 @@ import datetime as dt
 import dagster as dg
 
 from iot_platform.assets.hourly_stats import build_hourly_stats_asset
+from iot_platform.assets.maintenance import build_maintenance_assets
 from iot_platform.assets.sensor_alerts import build_sensor_alerts_asset
 from iot_platform.assets.sensor_raw import sensor_raw_asset
 from iot_platform.assets.sensor_readings import ingest_readings
 from iot_platform.cluster_definitions import cluster_health_definitions
-from iot_platform.jobs import HOURLY_STATS_JOB, hourly_stats_job, ingest_job
+from iot_platform.jobs import HOURLY_STATS_JOB, compaction_job, hourly_stats_job, housekeeping_job, ingest_job
 from iot_platform.partitions import PARTITION_KEY_FORMAT, first_partition
 from iot_platform.registry import load_registry
 from iot_platform.resources.iceberg import IcebergResource
@@ -45,8 +46,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             ingest_readings,
             build_hourly_stats_asset(settings, hourly_partitions(settings.partitions_start)),
             build_sensor_alerts_asset(registry),
+            *build_maintenance_assets(settings),
         ],
-        jobs=[ingest_job, hourly_stats_job],
+        jobs=[ingest_job, hourly_stats_job, compaction_job, housekeeping_job],
         schedules=build_schedules(settings),
         sensors=[
             build_sensor_raw_observer(settings),

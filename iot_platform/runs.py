@@ -12,6 +12,12 @@ INGEST_JOB = "ingest_job"
 HOURLY_STATS_JOB = "hourly_stats_job"
 """Ingests what is new, then rebuilds the hourly statistics of the run's hour(s)."""
 
+COMPACTION_JOB = "table_compaction_job"
+"""Compacts the closed partitions of ``iot.sensor_readings``, ``iot.hourly_stats`` and ``iot.rejected_readings``."""
+
+HOUSEKEEPING_JOB = "table_housekeeping_job"
+"""Rewrites piled-up manifests, expires old snapshots and removes orphan files of the same tables."""
+
 RUN_ID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 """A Dagster run id (a UUID), unanchored so it can be part of a larger pattern."""
 

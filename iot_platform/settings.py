@@ -171,7 +171,9 @@ class Settings(BaseSettings):
     maintenance_daily_hour: int = Field(
         3, ge=0, le=23, description="UTC hour the daily expiry, orphan removal and manifest rewrite run."
     )
-    maintenance_snapshot_keep_hours: int = Field(24, ge=1, description="Snapshots younger than this are kept.")
+    maintenance_snapshot_keep_hours: int = Field(
+        24, ge=0, description="Snapshots younger than this are kept (0: only the kept count matters)."
+    )
     maintenance_snapshot_keep_count: int = Field(
         10, ge=1, description="Snapshots kept per table whatever their age (more to keep the offsets snapshot)."
     )

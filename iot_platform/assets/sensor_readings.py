@@ -62,6 +62,7 @@ def result_metadata(result: IngestionResult) -> dict[str, Any]:
         "rejected_by_reason": result.rejected_by_reason,
         "offset_ranges": result.ranges,
         "next_offsets": {str(p): o for p, o in sorted(result.next_offsets.items())},
+        "offsets_recovered_from_rows": result.offsets_recovered,
         "retention_gaps": result.gaps,
         "hours_touched": result.hours_touched,
         "readings_per_hour": result.readings_per_hour,

@@ -17,6 +17,7 @@ from iot_platform.pipelines.maintenance.snapshots import expire_snapshots
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
+    from pyiceberg.table import Table
     from pyspark.sql import SparkSession
 
 MAINTAINED_TABLES = COMPACTED_TABLES
@@ -34,7 +35,7 @@ def compact(
 ) -> MaintenanceReport:
     """Compact the closed partitions of each table (the hourly part of maintenance)."""
     began = time.monotonic()
-    results = tuple(compact_table(spark, catalog.load_table(name), params, now=now, log=log) for name in table_names)
+    results = tuple(compact_table(spark, t, params, now=now, log=log) for t in _existing(catalog, table_names, log))
     return MaintenanceReport(
         compactions=results,
         seconds=time.monotonic() - began,
@@ -57,7 +58,7 @@ def housekeep(
     Manifests come first so the expiry also deletes the manifests they replaced.
     """
     began = time.monotonic()
-    loaded = [catalog.load_table(name) for name in table_names]
+    loaded = _existing(catalog, table_names, log)
     manifests = tuple(rewrite_manifests(spark, t, params, now=now, log=log) for t in loaded)
     expiries = tuple(expire_snapshots(spark, t, params, now=now, log=log) for t in loaded)
     removed = tuple(remove_orphan_files(spark, t, params, now=now, log=log) for t in loaded) if orphans else ()
@@ -103,3 +104,15 @@ def maintain(
         seconds=time.monotonic() - began,
         tables=kept.tables,
     )
+
+
+def _existing(catalog: Catalog, table_names: Sequence[str], log: Callable[[str], None]) -> list[Table]:
+    """The named tables that exist (a fresh platform creates them on its first runs; until then there is nothing
+    to maintain)."""
+    found = []
+    for name in table_names:
+        if catalog.table_exists(name):
+            found.append(catalog.load_table(name))
+        else:
+            log(f"{name} does not exist yet: nothing to maintain")
+    return found

@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING
 from iot_platform import offsets, tables
 from iot_platform.errors import IngestionError
 from iot_platform.partitions import partition_key
-from iot_platform.pipelines.sensor_readings.plan import IngestionPlan, committed_offsets
+from iot_platform.pipelines.sensor_readings.offsets import recorded_offsets
+from iot_platform.pipelines.sensor_readings.plan import IngestionPlan
 from iot_platform.transforms.readings import new_rejected_records, not_stored, stored_readings
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
+    from pyiceberg.table.snapshots import Snapshot
     from pyspark.sql import Column, DataFrame, Observation, SparkSession
 
 RUN_ID_PROPERTY = "iot.dagster-run-id"
@@ -63,7 +65,7 @@ def commit_readings(
 
     Args:
         spark: The run's session.
-        table: ``iot.sensor_readings`` (pyiceberg), to check nobody committed since the plan.
+        table: ``iot.sensor_readings`` (pyiceberg), to check no other ingestion committed offsets since the plan.
         valid: The batch's valid readings, without copies.
         plan: The run's plan.
         bounds: The readings' event-time bounds (epoch microseconds): the stored readings searched for copies.
@@ -74,7 +76,8 @@ def commit_readings(
         How many readings were written.
 
     Raises:
-        IngestionError: another run committed since this one planned.
+        IngestionError: another ingestion run committed offsets since this one planned. (Maintenance commits
+            such as compactions and expiries do not change the offsets and do not stop the run.)
     """
     from pyspark.sql import Observation
     from pyspark.sql import functions as F
@@ -88,11 +91,11 @@ def commit_readings(
         new_rows = not_stored(new_rows, stored)
     written = Observation("new")
     table.refresh()
-    current = table.current_snapshot()
-    if (current.snapshot_id if current is not None else None) != plan.snapshot_id:
+    recorded = recorded_offsets(table, plan.topic)
+    if recorded is not None and recorded != plan.committed:
         raise IngestionError(
-            f"another run committed to {tables.SENSOR_READINGS} while this one ran; nothing was written "
-            "by this run's readings step; run ingestion again"
+            f"another ingestion run committed offsets {recorded} to {tables.SENSOR_READINGS} while this one ran "
+            f"(planned from {plan.committed}); nothing was written by this run's readings step; run ingestion again"
         )
     (
         stored_readings(new_rows, ingested_at)
@@ -109,36 +112,56 @@ def commit_readings(
     return observed_count(written)
 
 
-def verify_commit(table: Table, plan: IngestionPlan, stored: int) -> tuple[int | None, dict[str, int]]:
-    """Check that the table's current snapshot holds the run's offsets and exactly the rows it wrote.
+def verify_commit(table: Table, plan: IngestionPlan, stored: int, run_id: str) -> tuple[int, dict[str, int]]:
+    """Check that the run's own snapshot holds the run's offsets and exactly the rows it wrote.
+
+    The run's snapshot is found by its ``iot.dagster-run-id`` among the current snapshot's ancestors: a compaction
+    or expiry may have committed on top of it meanwhile.
 
     Args:
         table: ``iot.sensor_readings``.
         plan: The run's plan.
         stored: How many readings the run wrote.
+        run_id: The run id the commit recorded.
 
     Returns:
-        The current snapshot id and the readings the run's snapshot added per event-time hour.
+        The run's snapshot id and the readings it added per event-time hour.
 
     Raises:
-        IngestionError: the offsets or the row count differ from what the run committed.
+        IngestionError: no snapshot of the run is found, or its offsets or row count differ from the run's.
     """
     table.refresh()
-    after, snapshot_id = committed_offsets(table, plan.topic)
+    own = run_snapshot(table, run_id)
+    if own is None or own.summary is None:
+        raise IngestionError(
+            f"{tables.SENSOR_READINGS}: no snapshot of run {run_id} carrying offsets was found after its commit; "
+            "check the table's snapshots"
+        )
+    after = offsets.decode_summary(own.summary.additional_properties.get(offsets.SUMMARY_KEY), plan.topic)
     if after != plan.next_offsets:
         raise IngestionError(
             f"{tables.SENSOR_READINGS}: the commit did not record the offsets (found {after}, expected "
             f"{plan.next_offsets}); check the table's snapshots"
         )
-    if snapshot_id is None or snapshot_id == plan.snapshot_id:
-        return snapshot_id, {}
-    per_hour = added_rows_per_hour(table, snapshot_id)
+    per_hour = added_rows_per_hour(table, own.snapshot_id)
     if sum(per_hour.values()) != stored:
         raise IngestionError(
-            f"{tables.SENSOR_READINGS}: snapshot {snapshot_id} added {sum(per_hour.values())} rows but the run "
+            f"{tables.SENSOR_READINGS}: snapshot {own.snapshot_id} added {sum(per_hour.values())} rows but the run "
             f"wrote {stored}; check the table"
         )
-    return snapshot_id, per_hour
+    return own.snapshot_id, per_hour
+
+
+def run_snapshot(table: Table, run_id: str) -> Snapshot | None:
+    """The newest ancestor of the current snapshot committed by ``run_id`` with offsets (None: none is left)."""
+    snapshot = table.current_snapshot()
+    while snapshot is not None:
+        props = snapshot.summary.additional_properties if snapshot.summary is not None else {}
+        if props.get(RUN_ID_PROPERTY) == run_id and props.get(offsets.SUMMARY_KEY):
+            return snapshot
+        parent = snapshot.parent_snapshot_id
+        snapshot = table.snapshot_by_id(parent) if parent is not None else None
+    return None
 
 
 def added_rows_per_hour(table: Table, snapshot_id: int) -> dict[str, int]:

@@ -10,6 +10,7 @@ from iot_platform import offsets
 from iot_platform.errors import IngestionError
 from iot_platform.offsets import PartitionRange, merged_offsets
 from iot_platform.offsets import Plan as OffsetPlan
+from iot_platform.pipelines.sensor_readings.offsets import holds_data, recorded_offsets
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
@@ -23,7 +24,9 @@ class IngestionPlan:
     committed: dict[int, int]
     """Next offset to read per partition, as committed before the run."""
     snapshot_id: int | None
-    """Current snapshot of ``iot.sensor_readings`` when planned: the commit refuses if another landed since."""
+    """Current snapshot of ``iot.sensor_readings`` when planned."""
+    offsets_recovered: bool = False
+    """No retained snapshot carried offsets: ``committed`` was recovered from the stored rows."""
 
     @property
     def topic(self) -> str:
@@ -52,18 +55,11 @@ def committed_offsets(table: Table, topic: str) -> tuple[dict[int, int], int | N
         topic: The topic read; offsets recorded for another topic count as none.
 
     Returns:
-        The next offset to read per partition, and the id of the current snapshot (None for an empty table).
+        The next offset to read per partition (empty when no snapshot carries any), and the id of the current
+        snapshot (None for an empty table).
     """
     snapshot = table.current_snapshot()
-    current_id = snapshot.snapshot_id if snapshot is not None else None
-    while snapshot is not None:
-        summary = snapshot.summary
-        value = summary.additional_properties.get(offsets.SUMMARY_KEY) if summary is not None else None
-        if value:
-            return offsets.decode_summary(value, topic), current_id
-        parent = snapshot.parent_snapshot_id
-        snapshot = table.snapshot_by_id(parent) if parent is not None else None
-    return {}, current_id
+    return recorded_offsets(table, topic) or {}, snapshot.snapshot_id if snapshot is not None else None
 
 
 def plan_ingestion(
@@ -72,6 +68,7 @@ def plan_ingestion(
     watermarks: Mapping[int, tuple[int, int]],
     *,
     allow_retention_gap: bool = False,
+    recover: Callable[[], dict[int, int]] | None = None,
     log: Callable[[str], None] = print,
 ) -> IngestionPlan:
     """Plan a run from the offsets ``table`` recorded and the topic's ``watermarks`` now.
@@ -82,7 +79,9 @@ def plan_ingestion(
         watermarks: ``(low, high)`` offsets per partition.
         allow_retention_gap: Proceed when Kafka already deleted offsets the platform never read; without it such
             a gap stops the run.
-        log: Where the warning about an allowed gap goes.
+        recover: Reads the offsets from the stored rows; called when the table holds rows but no retained
+            snapshot carries offsets (an expiry dropped them). Without it such a table is read from the start.
+        log: Where the warnings about an allowed gap and about recovered offsets go.
 
     Returns:
         The plan.
@@ -90,7 +89,9 @@ def plan_ingestion(
     Raises:
         IngestionError: offsets were lost to retention and that is not allowed.
     """
-    committed, snapshot_id = committed_offsets(table, topic)
+    committed, recovered = _committed(table, topic, recover, log)
+    current = table.current_snapshot()
+    snapshot_id = current.snapshot_id if current is not None else None
     the_plan = offsets.plan(topic, committed, watermarks)
     if the_plan.gaps:
         described = "; ".join(
@@ -104,4 +105,21 @@ def plan_ingestion(
                 "still has, run ingestion with config allow_retention_gap: true"
             )
         log(f"WARNING {message}; continuing as allowed")
-    return IngestionPlan(the_plan, committed, snapshot_id)
+    return IngestionPlan(the_plan, committed, snapshot_id, offsets_recovered=recovered)
+
+
+def _committed(
+    table: Table, topic: str, recover: Callable[[], dict[int, int]] | None, log: Callable[[str], None]
+) -> tuple[dict[int, int], bool]:
+    """The committed offsets from the snapshot chain, else (when the table holds rows) recovered from the rows."""
+    recorded = recorded_offsets(table, topic)
+    if recorded is not None:
+        return recorded, False
+    if recover is None or not holds_data(table):
+        return {}, False
+    recovered = recover()
+    log(
+        f"WARNING no retained snapshot of {table.name()[-1]} carries Kafka offsets (expired by table maintenance): "
+        f"offsets of {topic} recovered from the stored rows: {dict(sorted(recovered.items()))}"
+    )
+    return recovered, True

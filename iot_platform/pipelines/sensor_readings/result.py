@@ -24,6 +24,8 @@ class IngestionResult:
     """Stored readings per event-time hour (``%Y-%m-%d-%H:00`` partition keys)."""
     snapshot_id: int | None = None
     next_offsets: dict[int, int] = field(default_factory=dict)
+    offsets_recovered: bool = False
+    """No retained snapshot carried offsets: the run continued from offsets recovered from the stored rows."""
     seconds: float = 0.0
 
     @property
@@ -41,4 +43,5 @@ class IngestionResult:
             ],
             next_offsets=plan.next_offsets,
             snapshot_id=plan.snapshot_id,
+            offsets_recovered=plan.offsets_recovered,
         )

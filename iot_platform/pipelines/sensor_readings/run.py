@@ -12,6 +12,7 @@ from iot_platform import tables
 from iot_platform.errors import IngestionError
 from iot_platform.pipelines.sensor_readings.batch import JudgedBatch, empty_batch, judged_batch, read_kafka
 from iot_platform.pipelines.sensor_readings.commit import commit_readings, verify_commit, write_rejects
+from iot_platform.pipelines.sensor_readings.offsets import recovered_offsets
 from iot_platform.pipelines.sensor_readings.plan import IngestionPlan, plan_ingestion
 from iot_platform.pipelines.sensor_readings.progress import Progress
 from iot_platform.pipelines.sensor_readings.result import IngestionResult
@@ -53,13 +54,21 @@ def run_ingestion(
         Counts, offsets and hours touched.
 
     Raises:
-        IngestionError: offsets were lost to retention (and not allowed), or another run committed meanwhile.
+        IngestionError: offsets were lost to retention (and not allowed), or another ingestion run committed
+            offsets meanwhile (maintenance commits meanwhile are fine).
         ServiceUnavailable: Kafka or the catalog cannot be reached.
     """
     began = time.monotonic()
     tables.ensure_tables(spark, tables.SENSOR_READINGS, tables.REJECTED_READINGS)
     table = catalog.load_table(tables.SENSOR_READINGS)
-    plan = plan_ingestion(table, topic, watermarks(), allow_retention_gap=allow_retention_gap, log=log)
+    plan = plan_ingestion(
+        table,
+        topic,
+        watermarks(),
+        allow_retention_gap=allow_retention_gap,
+        recover=lambda: recovered_offsets(spark, topic),
+        log=log,
+    )
     result = IngestionResult.planned(plan)
     if plan.nothing_to_do:
         log(f"no new records on {topic} since the last ingestion")
@@ -79,7 +88,7 @@ def run_ingestion(
                 "Run ingestion again: it reports the records lost"
             ) from exc
         raise
-    result.snapshot_id, result.readings_per_hour = verify_commit(table, plan, result.stored)
+    result.snapshot_id, result.readings_per_hour = verify_commit(table, plan, result.stored, run_id)
     result.seconds = time.monotonic() - began
     log(
         f"ingested {result.readings_in} records in {result.seconds:.1f}s: {result.stored} stored, "

@@ -37,8 +37,16 @@ def readings_table(folder: Path) -> Table:
     return catalog.create_table(tables.SENSOR_READINGS, schema=schema, partition_spec=spec)
 
 
-def append(table: Table, event_times: list[dt.datetime], next_offsets: dict[int, int] | None, topic: str) -> None:
-    """Append one reading per event time in one snapshot; ``next_offsets`` (if given) ride in its summary."""
+def append(
+    table: Table,
+    event_times: list[dt.datetime],
+    next_offsets: dict[int, int] | None,
+    topic: str,
+    run_id: str | None = None,
+    first_offset: int = 0,
+) -> None:
+    """Append one reading per event time in one snapshot; ``next_offsets`` and ``run_id`` (if given) ride in its
+    summary. The readings take Kafka offsets ``first_offset``, ``first_offset + 1``, ... of partition 0."""
     import pyarrow as pa
 
     now = dt.datetime(2026, 11, 24, tzinfo=dt.UTC)
@@ -52,11 +60,13 @@ def append(table: Table, event_times: list[dt.datetime], next_offsets: dict[int,
             "event_time": event_time,
             "kafka_topic": topic,
             "kafka_partition": 0,
-            "kafka_offset": index,
+            "kafka_offset": first_offset + index,
             "ingested_at": now,
         }
         for index, event_time in enumerate(event_times)
     ]
     frame = pa.Table.from_pylist(rows, schema=table.schema().as_arrow())
     properties = {} if next_offsets is None else {offsets.SUMMARY_KEY: offsets.encode_summary(topic, next_offsets)}
+    if run_id is not None:
+        properties["iot.dagster-run-id"] = run_id
     table.append(frame, snapshot_properties=properties)
