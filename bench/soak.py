@@ -144,7 +144,8 @@ class SimulatedClock:
 
 def platform_maintenance(settings: Settings, clock: SimulatedClock, log: Callable[[str], None]) -> Maintain:
     """The platform's maintenance with its default parameters, as its schedules call it: compaction of closed
-    partitions every hour, manifests, snapshot expiry and orphan removal once a day. Compaction delays are judged
+    partitions every hour, manifests, snapshot expiry and orphan removal once a day (at the daily maintenance hour,
+    03:00 by default), each at the close of the simulated hour. Compaction delays are judged
     in simulated time; the expiry's kept age is translated to wall-clock time through ``clock``; orphan removal
     keeps its real-clock safety age, so it removes nothing within a bench run."""
     from iot_platform.pipelines.maintenance import MaintenanceParams
@@ -306,7 +307,7 @@ class Simulation:
         if self.maintain is not None:
             now = hour + HOUR
             began = time.monotonic()
-            self.maintain(self.spark, self.catalog, now, now.hour == 0)
+            self.maintain(self.spark, self.catalog, now, now.hour == self.settings.maintenance_daily_hour)
             self.maintenance_s += time.monotonic() - began
         if (hour + HOUR).hour % 6 == 0:
             recent = self.ingest_s[-72:]
