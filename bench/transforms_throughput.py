@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -102,6 +103,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="runs of each stage; the last is reported")
     args = parser.parse_args()
 
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # Python workers run this interpreter, not `python3`
     spark = (
         SparkSession.builder.master(args.master)
         .appName("bench-transforms-throughput")

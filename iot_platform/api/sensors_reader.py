@@ -304,10 +304,11 @@ class SensorsReader:
                 arrow = scan(
                     table, snapshot, all_of([predicate(EqualTo, "sensor_id", sensor_id), *window]), READING_COLUMNS
                 )
-                found.append(arrow)
+                if len(arrow):  # an empty slice's columns may be typed differently (large_string) than a file's
+                    found.append(arrow)
                 if sum(len(part) for part in found) >= limit:
                     break
-        rows = newest_rows(pa.concat_tables(found), limit) if found else []
+        rows = newest_rows(pa.concat_tables(found, promote_options="permissive"), limit) if found else []
         if not rows and self.registry.sensor(sensor_id) is None and sensor_id not in self.states():
             raise NotFound(
                 f"sensor {sensor_id!r} is not in the sensor registry and no reading of it is stored; "

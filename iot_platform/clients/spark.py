@@ -197,6 +197,9 @@ def open_session(conf: Mapping[str, str]) -> Iterator[SparkSession]:
     active = SparkSession.getActiveSession()
     if active is not None:
         active.stop()
+    # Python workers start from $PYSPARK_PYTHON (pyspark reads it, not `spark.pyspark.python`, for a session started
+    # from Python); unset, they would run `python3` from PATH, which lacks the platform's libraries.
+    os.environ.setdefault("PYSPARK_PYTHON", conf.get("spark.pyspark.python", sys.executable))
     builder = SparkSession.builder
     for key, value in conf.items():
         builder = builder.config(key, value)

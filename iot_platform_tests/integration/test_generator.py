@@ -188,7 +188,9 @@ def test_broker_restart_mid_run_loses_and_duplicates_nothing(stack_settings: Set
         else:
             record = kafka.record()
             assert record is not None and record.alive(), "the broker was not running"
-            os.kill(record.pid, signal.SIGKILL)
+            # The recorded pid leads the service's process group (the log writer and the broker's JVM): a crash
+            # takes the broker down with nothing of it left holding the port.
+            os.killpg(record.pid, signal.SIGKILL)
             with contextlib.suppress(ChildProcessError):  # reap it when this process started the stack
                 os.waitpid(record.pid, 0)
             wait_for(lambda: not kafka.running(), 30, "the broker to die")

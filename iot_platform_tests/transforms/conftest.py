@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -33,6 +34,8 @@ def spark() -> Iterator[SparkSession]:
     """One local Spark for all transform tests: 2 cores, few shuffle partitions, no UI, UTC session, and the jars of
     platform sessions (all of them: the driver JVM keeps its first session's jars for later tests in this process)."""
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # Python workers run this interpreter (the platform's environment, with pyarrow), never `python3` on PATH.
+    os.environ["PYSPARK_PYTHON"] = sys.executable
     session = (
         SparkSession.builder.master("local[2]")
         .appName("iot-platform-transform-tests")
