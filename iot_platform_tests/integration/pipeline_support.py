@@ -56,7 +56,12 @@ def produce(
             extra["partition"] = partition
         if kafka_time is not None:
             extra["timestamp"] = int(kafka_time.timestamp() * 1000)
-        producer.produce(settings.kafka_topic, key=key if key is not None else record_key, value=value, **extra)
+        while True:
+            try:
+                producer.produce(settings.kafka_topic, key=key if key is not None else record_key, value=value, **extra)
+                break
+            except BufferError:
+                producer.poll(1)  # the local queue is full: let deliveries drain it, then send again
         producer.poll(0)
     assert producer.flush(30) == 0
 
