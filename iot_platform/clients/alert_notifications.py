@@ -95,6 +95,38 @@ def logged_transitions(log: Table, alerts: Sequence[Mapping[str, Any]]) -> set[t
     return {(row["alert_id"], row["transition"]) for row in scan.to_arrow().to_pylist()}
 
 
+def open_notifications(log: Table, since: dt.datetime) -> list[dict[str, Any]]:
+    """Delivered ``opened`` transitions logged at ``since`` or later whose alert has no closing transition
+    (``resolved`` or ``withdrawn``) logged: the alerts a receiver holds open.
+
+    Args:
+        log: ``iot.alert_notifications``.
+        since: Oldest ``recorded_at`` read (UTC).
+
+    Returns:
+        Their log rows (``alert_id``, ``sensor_id``, ``rule``, ``recorded_at``).
+    """
+    fields = ("alert_id", "transition", "sensor_id", "rule", "status", "recorded_at")
+    rows = log.scan(row_filter=_since("recorded_at", since), selected_fields=fields).to_arrow().to_pylist()
+    closed = {row["alert_id"] for row in rows if row["transition"] != "opened"}
+    return [
+        row
+        for row in rows
+        if row["transition"] == "opened" and row["status"] == "delivered" and row["alert_id"] not in closed
+    ]
+
+
+def stored_alert_ids(table: Table, ids: Iterable[str]) -> set[str]:
+    """Those of ``ids`` that ``iot.sensor_alerts`` holds."""
+    from pyiceberg.expressions import In
+
+    wanted = set(ids)
+    if not wanted:
+        return set()
+    scan = table.scan(row_filter=_predicate(In, "alert_id", wanted), selected_fields=("alert_id",))
+    return {row["alert_id"] for row in scan.to_arrow().to_pylist()}
+
+
 def append_log(log: Table, rows: Iterable[Mapping[str, Any]]) -> int:
     """Append rows (every column of ``iot.alert_notifications``) to the log in one commit.
 

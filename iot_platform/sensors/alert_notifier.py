@@ -1,8 +1,11 @@
-"""``alert_notifier``: posts one JSON message per alert transition (opened, resolved) to ``IOT_ALERT_WEBHOOK_URL``.
+"""``alert_notifier``: posts one JSON message per alert transition (opened, resolved, withdrawn) to
+``IOT_ALERT_WEBHOOK_URL``.
 
 The transitions to send are derived, every tick, from what alert evaluation wrote to ``iot.sensor_alerts`` minus
 what ``iot.alert_notifications`` already logs, so no transition is sent twice across ticks, re-evaluations or
-restarts, and a receiver that was down gets everything it missed once it is back. A sensor, not a step of a run:
+restarts, and a receiver that was down gets everything it missed once it is back. An alert the receiver was told
+about that re-evaluation removed (late readings gave the episode an earlier start, hence a new id, or made it vanish)
+is ``withdrawn``, so no receiver keeps an alert open that the platform no longer has. A sensor, not a step of a run:
 a slow or failing receiver never delays ingestion.
 """
 
@@ -25,7 +28,9 @@ from iot_platform.clients.alert_notifications import (
     append_log,
     logged_transitions,
     notifications_table,
+    open_notifications,
     recent_alerts,
+    stored_alert_ids,
 )
 from iot_platform.clients.webhook import Delivery, post_json, redacted
 from iot_platform.errors import NotificationUndelivered
@@ -44,6 +49,12 @@ SEND_BUDGET_S = 20.0
 SEND_LIMIT_S = 40.0
 """No request (first attempt or retry) runs past this many seconds after sending began, so a tick ends well within
 Dagster's 60 s sensor limit whatever the webhook timeout and attempts."""
+WITHDRAWN_LOOKBACK = dt.timedelta(days=30)
+"""How far back the log is searched for ``opened`` alerts that re-evaluation has since removed."""
+WITHDRAWN_REASON = (
+    "re-evaluation no longer finds this episode: late readings gave it an earlier start (its replacement is "
+    "notified under its own alert_id) or ended it"
+)
 
 
 class Transition(StrEnum):
@@ -51,6 +62,8 @@ class Transition(StrEnum):
 
     OPENED = "opened"
     RESOLVED = "resolved"
+    WITHDRAWN = "withdrawn"
+    """An ``opened`` alert that ``iot.sensor_alerts`` no longer holds."""
 
 
 class LogStatus(StrEnum):
@@ -65,8 +78,10 @@ class PendingTransition:
     """One transition of one alert that the log does not hold yet."""
 
     alert: Mapping[str, Any]
-    """The alert's ``iot.sensor_alerts`` row."""
+    """The alert's ``iot.sensor_alerts`` row (for ``withdrawn``: its id, sensor and rule from the log)."""
     transition: Transition
+    noticed_at: dt.datetime | None = None
+    """When a ``withdrawn`` alert was found missing."""
 
     @property
     def alert_id(self) -> str:
@@ -79,7 +94,10 @@ class PendingTransition:
 
     @property
     def at(self) -> dt.datetime:
-        """When the transition happened: the episode's start, or its resolution (never before its start)."""
+        """When the transition happened: the episode's start, its resolution (never before its start), or when a
+        withdrawn alert was found missing."""
+        if self.noticed_at is not None:
+            return self.noticed_at
         started: dt.datetime = self.alert["started_at"]
         if self.transition is Transition.OPENED:
             return started
@@ -116,6 +134,27 @@ def pending_transitions(alerts: Iterable[Mapping[str, Any]], logged: set[tuple[s
     return sorted(pending, key=lambda p: (p.at, order.index(p.transition), p.alert_id))
 
 
+def withdrawn_transitions(
+    open_notified: Iterable[Mapping[str, Any]], stored_ids: set[str], now: dt.datetime
+) -> list[PendingTransition]:
+    """A ``withdrawn`` for every alert the receiver was told had opened that ``iot.sensor_alerts`` no longer holds.
+
+    Args:
+        open_notified: Log rows of delivered ``opened`` transitions with no closing one logged.
+        stored_ids: Those alerts' ids that the table still holds.
+        now: When they were found missing.
+    """
+    return [
+        PendingTransition(
+            {"alert_id": row["alert_id"], "sensor_id": row["sensor_id"], "rule": row["rule"]},
+            Transition.WITHDRAWN,
+            noticed_at=now,
+        )
+        for row in open_notified
+        if row["alert_id"] not in stored_ids
+    ]
+
+
 def split_stale(
     pending: Sequence[PendingTransition], now: dt.datetime, max_age: dt.timedelta
 ) -> tuple[list[PendingTransition], list[PendingTransition]]:
@@ -137,13 +176,17 @@ def _json_value(value: Any) -> Any:
 
 def notification_payload(pending: PendingTransition, sent_at: dt.datetime) -> dict[str, Any]:
     """The webhook's JSON body: the notification id, the transition, the alert (every ``iot.sensor_alerts``
-    column, instants as ISO 8601 UTC) and when it was sent."""
-    return {
+    column, instants as ISO 8601 UTC; a withdrawn alert has only its id, sensor and rule) and when it was sent; a
+    ``withdrawn`` message also says why."""
+    body = {
         "notification_id": pending.notification_id,
         "transition": pending.transition.value,
         "alert": {name: _json_value(pending.alert.get(name)) for name in SENSOR_ALERTS_TABLE.column_names},
         "sent_at": _json_value(sent_at),
     }
+    if pending.transition is Transition.WITHDRAWN:
+        body["reason"] = WITHDRAWN_REASON
+    return body
 
 
 def log_row(pending: PendingTransition, status: LogStatus, attempts: int, recorded_at: dt.datetime) -> dict[str, Any]:
@@ -259,7 +302,13 @@ def notify_pending(catalog: Catalog, alerts: Table, config: NotifierConfig, now:
     rows = recent_alerts(alerts, now - config.max_age)
     log = notifications_table(catalog)
     pending = pending_transitions(rows, logged_transitions(log, rows))
+    recent_ids = {str(row["alert_id"]) for row in rows}
+    open_notified = [
+        row for row in open_notifications(log, now - WITHDRAWN_LOOKBACK) if row["alert_id"] not in recent_ids
+    ]
+    still_stored = stored_alert_ids(alerts, (row["alert_id"] for row in open_notified))
     stale, fresh = split_stale(pending, now, config.max_age)
+    fresh = withdrawn_transitions(open_notified, still_stored, now) + fresh  # the old id closes before news
     with httpx.Client() as client:
         sent = send_in_order(fresh, config, client)
     skipped = [log_row(item, LogStatus.SKIPPED, 0, now) for item in stale]
@@ -296,8 +345,8 @@ def build_alert_notifier(settings: Settings) -> SensorDefinition:
         minimum_interval_seconds=settings.alert_notify_interval_s,
         default_status=DefaultSensorStatus.RUNNING if config else DefaultSensorStatus.STOPPED,
         description=(
-            "Posts one JSON message per alert transition (opened, resolved) of iot.sensor_alerts to the alert "
-            "webhook (IOT_ALERT_WEBHOOK_URL) and logs it in iot.alert_notifications, so none is sent twice. "
+            "Posts one JSON message per alert transition (opened, resolved, withdrawn) of iot.sensor_alerts to the "
+            "alert webhook (IOT_ALERT_WEBHOOK_URL) and logs it in iot.alert_notifications, so none is sent twice. "
             "A tick fails when the webhook does not accept a message; the message is sent again on a later tick."
         ),
     )

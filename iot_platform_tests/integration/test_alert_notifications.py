@@ -195,3 +195,35 @@ def test_a_failing_receiver_fails_the_tick_until_it_recovers(
     notifier.tick()
     assert mine(receiver, prefix) == [(sensors[0], "opened"), (sensors[1], "opened")]
     assert log_rows(settings, prefix) == sorted((sensor_id, "opened", "delivered") for sensor_id in sensors)
+
+
+def test_an_alert_that_re_evaluation_replaced_is_withdrawn_once_before_its_replacement_opens(
+    stack_settings: Settings, instance: DagsterInstance, receiver: WebhookReceiver
+) -> None:
+    from pyiceberg.expressions import EqualTo
+
+    prefix = f"W{uuid.uuid4().hex[:6].upper()}"
+    settings = stack_settings.model_copy(update={"alert_webhook_url": receiver.url})
+    sensor = f"{prefix}-HOT"
+    first = alert(sensor, "threshold", started_minutes_ago=20)
+    write_alerts(settings, [first])
+    notifier = Notifier(settings, instance)
+    notifier.tick()
+    assert mine(receiver, prefix) == [(sensor, "opened")]
+
+    # a late reading before the episode's start: re-evaluation replaces the episode by one with an earlier start
+    earlier = alert(sensor, "threshold", started_minutes_ago=25)
+    table = load_catalog(settings).load_table(SENSOR_ALERTS_TABLE.name)
+    table.delete(EqualTo("alert_id", first["alert_id"]))
+    write_alerts(settings, [earlier])
+    notifier.tick()
+    notifier.tick()
+    Notifier(settings, instance).tick()  # a restarted daemon does not withdraw it again
+    assert mine(receiver, prefix) == [(sensor, "opened"), (sensor, "withdrawn"), (sensor, "opened")]
+    withdrawn = [body for body in receiver.accepted if body["transition"] == "withdrawn"]
+    assert [body["notification_id"] for body in withdrawn] == [f"{first['alert_id']}:withdrawn"]
+    assert withdrawn[0]["alert"]["rule"] == "threshold" and withdrawn[0]["alert"]["started_at"] is None
+    assert "earlier start" in withdrawn[0]["reason"]
+    opened = [body["alert"]["alert_id"] for body in receiver.accepted if body["transition"] == "opened"]
+    assert opened == [first["alert_id"], earlier["alert_id"]]
+    assert log_rows(settings, prefix).count((sensor, "withdrawn", "delivered")) == 1

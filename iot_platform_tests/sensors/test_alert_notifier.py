@@ -24,6 +24,7 @@ from iot_platform.sensors.alert_notifier import (
     pending_transitions,
     send_in_order,
     split_stale,
+    withdrawn_transitions,
 )
 from iot_platform.settings import load_settings
 from iot_platform.tables import ALERT_NOTIFICATIONS_TABLE, SENSOR_ALERTS_TABLE
@@ -116,6 +117,24 @@ def test_a_log_row_fills_the_notification_log_contract() -> None:
     row = log_row(item, LogStatus.DELIVERED, 2, T0)
     assert list(row) == list(ALERT_NOTIFICATIONS_TABLE.column_names)
     assert (row["alert_id"], row["transition"], row["status"], row["attempts"]) == ("a", "opened", "delivered", 2)
+
+
+def test_an_opened_alert_the_table_no_longer_holds_is_withdrawn_now() -> None:
+    logged = [
+        {"alert_id": "gone", "sensor_id": "TEMP-1", "rule": "threshold", "recorded_at": T0},
+        {"alert_id": "kept", "sensor_id": "TEMP-2", "rule": "stuck", "recorded_at": T0},
+    ]
+    now = T0 + dt.timedelta(hours=30)
+    withdrawn = withdrawn_transitions(logged, stored_ids={"kept"}, now=now)
+    assert keys(withdrawn) == [("gone", "withdrawn")]
+    assert withdrawn[0].at == now  # found missing now: never stale, whatever the episode's age
+    payload = notification_payload(withdrawn[0], now)
+    assert payload["notification_id"] == "gone:withdrawn"
+    assert (payload["alert"]["sensor_id"], payload["alert"]["rule"]) == ("TEMP-1", "threshold")
+    assert payload["alert"]["started_at"] is None and payload["alert"]["state"] is None
+    assert "re-evaluation" in payload["reason"]
+    assert "reason" not in notification_payload(PendingTransition(alert("a", 0), Transition.OPENED), now)
+    assert log_row(withdrawn[0], LogStatus.DELIVERED, 1, now)["transition"] == "withdrawn"
 
 
 @pytest.fixture
