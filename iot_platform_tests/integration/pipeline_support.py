@@ -11,6 +11,8 @@ from typing import Any
 
 import dagster as dg
 
+from iot_platform import tables
+from iot_platform.clients.iceberg import load_catalog
 from iot_platform.settings import Settings, load_settings
 from iot_platform.stack.kafka import ensure_topic
 from iot_platform.stack.service import exported_environment, settings_environment
@@ -98,6 +100,24 @@ def materialization_metadata(result: dg.ExecuteInProcessResult, asset: str) -> d
         if event.asset_key == dg.AssetKey(asset):
             return {key: value.value for key, value in event.materialization.metadata.items()}
     raise AssertionError(f"no materialization of {asset}")
+
+
+def stored_readings(settings: Settings, prefix: str) -> list[tuple[str, dt.datetime, float]]:
+    """``(sensor_id, event_time, value)`` of the stored readings of the sensors whose id starts with ``prefix``."""
+    table = load_catalog(settings).load_table(tables.SENSOR_READINGS)
+    rows = table.scan(row_filter=f"sensor_id LIKE '{prefix}%'").to_arrow().to_pylist()
+    return sorted((r["sensor_id"], r["event_time"].astimezone(dt.UTC), r["value"]) for r in rows)
+
+
+def distinct_readings(readings: Sequence[dict[str, Any]]) -> list[tuple[str, dt.datetime, float]]:
+    """The distinct readings (first of each (sensor_id, timestamp) wins), as :func:`stored_readings` lists them."""
+    first: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in readings:
+        first.setdefault((r["sensor_id"], r["timestamp"]), r)
+    return sorted(
+        (r["sensor_id"], dt.datetime.fromisoformat(r["timestamp"].replace("Z", "+00:00")), r["value"])
+        for r in first.values()
+    )
 
 
 def utc(*args: int) -> dt.datetime:

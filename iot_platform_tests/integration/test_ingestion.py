@@ -28,6 +28,7 @@ from iot_platform_tests.integration.pipeline_support import (
     produce,
     reading,
     run_job,
+    stored_readings,
 )
 
 pytestmark = pytest.mark.integration
@@ -54,12 +55,6 @@ MALFORMED: list[tuple[bytes, str]] = [
         "bad_timestamp",
     ),
 ]
-
-
-def _stored(settings: Settings, prefix: str) -> list[tuple[str, dt.datetime, float]]:
-    table = load_catalog(settings).load_table(tables.SENSOR_READINGS)
-    rows = table.scan(row_filter=f"sensor_id LIKE '{prefix}%'").to_arrow().to_pylist()
-    return sorted((r["sensor_id"], r["event_time"].astimezone(dt.UTC), r["value"]) for r in rows)
 
 
 def _rejected(settings: Settings) -> list[tuple[int, int, str]]:
@@ -102,7 +97,7 @@ def test_ingestion_keeps_valid_unique_readings_and_rejects_malformed_with_reason
             (r["sensor_id"], dt.datetime.fromisoformat(r["timestamp"].replace("Z", "+00:00")), r["value"])
             for r in [*valid, extra]
         )
-        assert _stored(settings, prefix) == expected  # the first of each duplicate pair wins (lowest offset)
+        assert stored_readings(settings, prefix) == expected  # the first of each duplicate pair wins (lowest offset)
         assert _rejected(settings) == sorted((2, offset, reason) for offset, (_, reason) in enumerate(MALFORMED))
 
         table = load_catalog(settings).load_table(tables.SENSOR_READINGS)
@@ -125,7 +120,7 @@ def test_ingestion_keeps_valid_unique_readings_and_rejects_malformed_with_reason
         assert (replay_meta["stored"], replay_meta["duplicates_already_stored"]) == (0, 2)
         table.refresh()
         assert committed_offsets(table, settings.kafka_topic)[0] == {0: 7, 1: 9, 2: len(MALFORMED)}
-        assert _stored(settings, prefix) == expected
+        assert stored_readings(settings, prefix) == expected
 
 
 CRASH_BEFORE_READINGS_COMMIT = textwrap.dedent(
@@ -191,7 +186,7 @@ def test_a_run_that_dies_before_its_commit_leaves_nothing_partial_and_the_next_r
         table.refresh()
         after = table.current_snapshot()
         assert (after.snapshot_id if after else None) == (before.snapshot_id if before else None)
-        assert _stored(settings, prefix) == []
+        assert stored_readings(settings, prefix) == []
         assert len(_rejected(settings)) == 2  # rejected records were committed before the crash
 
         result = run_job(INGEST_JOB, instance)
@@ -199,7 +194,7 @@ def test_a_run_that_dies_before_its_commit_leaves_nothing_partial_and_the_next_r
         meta = materialization_metadata(result, "sensor_readings")
         assert meta["stored"] == 50
         assert materialization_metadata(result, "rejected_readings")["rejected_new"] == 0
-        assert len(_stored(settings, prefix)) == 50
+        assert len(stored_readings(settings, prefix)) == 50
         assert _rejected(settings) == [(1, 0, "not_json"), (1, 1, "not_object")]
 
 
@@ -238,7 +233,7 @@ def test_records_lost_to_retention_stop_the_run_until_the_gap_is_accepted(stack_
         meta = materialization_metadata(accepted, "sensor_readings")
         assert meta["retention_gaps"] == [{"partition": 0, "from": 5, "to": 8, "lost": 3}]
         assert meta["stored"] == 2
-        assert [value for _, _, value in _stored(settings, prefix)] == [0.0, 1.0, 2.0, 3.0, 4.0, 8.0, 9.0]
+        assert [value for _, _, value in stored_readings(settings, prefix)] == [0.0, 1.0, 2.0, 3.0, 4.0, 8.0, 9.0]
 
         # Everything new already deleted: nothing left to read, the offsets still move past the gap.
         produce(settings, readings[10:], partition=0)

@@ -23,7 +23,15 @@ from iot_platform.pipelines.sensor_readings.result import IngestionResult
 from iot_platform.pipelines.sensor_readings.run import run_ingestion
 from iot_platform.settings import Settings
 from iot_platform.stack.service import exported_environment
-from iot_platform_tests.integration.pipeline_support import fresh_hour, own_topic, produce, reading, run_job
+from iot_platform_tests.integration.pipeline_support import (
+    distinct_readings,
+    fresh_hour,
+    own_topic,
+    produce,
+    reading,
+    run_job,
+    stored_readings,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -45,23 +53,6 @@ def maintenance_metadata(result: dg.ExecuteInProcessResult, key: str) -> dict[st
         if event.asset_key == dg.AssetKey.from_user_string(key):
             return {name: value.value for name, value in event.materialization.metadata.items()}
     raise AssertionError(f"no materialization of {key}")
-
-
-def stored(settings: Settings, prefix: str) -> list[tuple[str, dt.datetime, float]]:
-    table = load_catalog(settings).load_table(tables.SENSOR_READINGS)
-    rows = table.scan(row_filter=f"sensor_id LIKE '{prefix}%'").to_arrow().to_pylist()
-    return sorted((r["sensor_id"], r["event_time"].astimezone(dt.UTC), r["value"]) for r in rows)
-
-
-def expected(readings: list[dict[str, Any]]) -> list[tuple[str, dt.datetime, float]]:
-    """The distinct readings (first of each (sensor_id, timestamp) wins), as :func:`stored` lists them."""
-    first: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in readings:
-        first.setdefault((r["sensor_id"], r["timestamp"]), r)
-    return sorted(
-        (r["sensor_id"], dt.datetime.fromisoformat(r["timestamp"].replace("Z", "+00:00")), r["value"])
-        for r in first.values()
-    )
 
 
 def starts(result: IngestionResult) -> dict[int, int]:
@@ -141,7 +132,7 @@ def test_maintenance_jobs_keep_every_row_in_fewer_files_and_ingestion_continues_
         after = ingest(settings)
         assert starts(after) == {0: 8, 1: 8, 2: 10} and not after.offsets_recovered
         assert (after.stored, after.duplicates_already_stored) == (3, 0)
-        assert stored(settings, prefix) == expected(sent + more)
+        assert stored_readings(settings, prefix) == distinct_readings(sent + more)
 
 
 def operator_maintenance(settings: Settings, hour: dt.datetime) -> Callable[[SparkSession], None]:
@@ -194,7 +185,7 @@ def test_offsets_survive_an_operators_maintenance_even_in_the_middle_of_a_run(st
         result = ingest(settings, on_plan=maintain)
         assert (result.stored, result.duplicates_already_stored) == (9, 1)
         assert result.next_offsets == {0: 10, 1: 12, 2: 9}
-        assert stored(settings, prefix) == expected(sent)
+        assert stored_readings(settings, prefix) == distinct_readings(sent)
 
         # Again by hand: no snapshot carries offsets any more, so the next run recovers them from the rows.
         with connect_session(settings.connect_url) as operator:
@@ -210,7 +201,7 @@ def test_offsets_survive_an_operators_maintenance_even_in_the_middle_of_a_run(st
         assert starts(recovered) == {0: 9, 1: 12, 2: 9}
         assert (recovered.stored, recovered.duplicates_already_stored) == (9, 1)
         assert recovered.next_offsets == {0: 13, 1: 16, 2: 12}
-        assert stored(settings, prefix) == expected(sent)
+        assert stored_readings(settings, prefix) == distinct_readings(sent)
         rejected = load_catalog(settings).load_table(tables.REJECTED_READINGS)
         rows = rejected.scan(row_filter=f"kafka_topic == '{settings.kafka_topic}'").to_arrow().to_pylist()
         assert sorted(r["kafka_offset"] for r in rows) == [3, 7, 11, 15]

@@ -10,11 +10,13 @@ import pytest
 
 from iot_platform import tables
 from iot_platform.clients.iceberg import load_catalog
+from iot_platform.clients.kafka import topic_watermarks
 from iot_platform.jobs import HOURLY_STATS_JOB, INGEST_JOB
 from iot_platform.pipelines.sensor_readings.plan import committed_offsets
 from iot_platform.settings import Settings
 from iot_platform.stack.stack import Stack
 from iot_platform_tests.integration.pipeline_support import (
+    distinct_readings,
     fresh_hour,
     hour_key,
     materialization_metadata,
@@ -22,7 +24,9 @@ from iot_platform_tests.integration.pipeline_support import (
     produce,
     reading,
     run_job,
+    stored_readings,
 )
+from iot_platform_tests.integration.test_hourly_stats import stored_stats
 
 pytestmark = pytest.mark.integration
 
@@ -39,32 +43,9 @@ def _readings(prefix: str, hour: dt.datetime, step: int) -> list[dict[str, objec
     ]
 
 
-def _stored(settings: Settings, prefix: str) -> list[tuple[str, dt.datetime, float]]:
-    table = load_catalog(settings).load_table(tables.SENSOR_READINGS)
-    rows = table.scan(row_filter=f"sensor_id LIKE '{prefix}%'").to_arrow().to_pylist()
-    return sorted((r["sensor_id"], r["event_time"].astimezone(dt.UTC), r["value"]) for r in rows)
-
-
-def _counts(settings: Settings, prefix: str) -> dict[str, int]:
-    table = load_catalog(settings).load_table(tables.HOURLY_STATS)
-    rows = table.scan(row_filter=f"sensor_id LIKE '{prefix}%'").to_arrow().to_pylist()
-    assert len({r["sensor_id"] for r in rows}) == len(rows), "two rows of one sensor's hour"
-    return {r["sensor_id"]: r["reading_count"] for r in rows}
-
-
-def _high_watermarks(settings: Settings) -> dict[int, int]:
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": f"restart-{uuid.uuid4().hex}"})
-    try:
-        metadata = consumer.list_topics(settings.kafka_topic, timeout=15)
-        partitions = sorted(metadata.topics[settings.kafka_topic].partitions)
-        return {
-            p: consumer.get_watermark_offsets(TopicPartition(settings.kafka_topic, p), timeout=15)[1]
-            for p in partitions
-        }
-    finally:
-        consumer.close()
+def _counts(settings: Settings, prefix: str) -> dict[tuple[dt.datetime, str], int]:
+    """``reading_count`` of each stored (hour, sensor) of the sensors whose id starts with ``prefix``."""
+    return {key: row["reading_count"] for key, row in stored_stats(settings, prefix).items()}
 
 
 def test_stack_down_and_up_mid_day_loses_and_duplicates_nothing(stack_settings: Settings) -> None:
@@ -75,7 +56,7 @@ def test_stack_down_and_up_mid_day_loses_and_duplicates_nothing(stack_settings: 
         produce(settings, ingested)
         assert run_job(INGEST_JOB, instance).success
         assert run_job(HOURLY_STATS_JOB, instance, partition_key=hour_key(hour)).success
-        assert _counts(settings, prefix) == {f"{prefix}-{s}": PER_STEP for s in range(1, SENSORS + 1)}
+        assert _counts(settings, prefix) == {(hour, f"{prefix}-{s}"): PER_STEP for s in range(1, SENSORS + 1)}
         produce(settings, pending)  # on the topic, not yet ingested, when the stack goes down
 
         stack = Stack(stack_settings)
@@ -93,13 +74,12 @@ def test_stack_down_and_up_mid_day_loses_and_duplicates_nothing(stack_settings: 
             0,
             0,
         )
-        expected = sorted(
-            (r["sensor_id"], dt.datetime.fromisoformat(str(r["timestamp"]).replace("Z", "+00:00")), r["value"])
-            for r in [*ingested, *pending, *after]
-        )
-        assert _stored(settings, prefix) == expected
+        sent = [*ingested, *pending, *after]
+        assert len(distinct_readings(sent)) == len(sent)  # every reading sent is its own, so each is stored once
+        assert stored_readings(settings, prefix) == distinct_readings(sent)
         table = load_catalog(settings).load_table(tables.SENSOR_READINGS)
-        assert committed_offsets(table, settings.kafka_topic)[0] == _high_watermarks(settings)
+        ends = {p: high for p, (_, high) in topic_watermarks(settings.bootstrap_servers, settings.kafka_topic).items()}
+        assert committed_offsets(table, settings.kafka_topic)[0] == ends
 
         assert run_job(HOURLY_STATS_JOB, instance, partition_key=hour_key(hour)).success
-        assert _counts(settings, prefix) == {f"{prefix}-{s}": 3 * PER_STEP for s in range(1, SENSORS + 1)}
+        assert _counts(settings, prefix) == {(hour, f"{prefix}-{s}"): 3 * PER_STEP for s in range(1, SENSORS + 1)}
