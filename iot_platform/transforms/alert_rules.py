@@ -1,7 +1,8 @@
 """The alert rules over one sensor's records as vectorised numpy: every rule in one pass over the sensor's arrays.
 
-:func:`sensor_episodes` is what :func:`iot_platform.transforms.alerts.alert_episodes` runs per sensor (grouped in
-Spark, in the executors' Python workers): the sensor's valid readings in event-time order give the ``threshold``,
+:func:`sensor_episodes` is what runs per sensor, in the run's process over records collected from Spark
+(:func:`table_episodes`) or grouped in Spark's Python workers (:func:`iot_platform.transforms.alerts.alert_episodes`,
+for evaluations too large to collect): the sensor's valid readings in event-time order give the ``threshold``,
 ``stuck``, ``silent`` (gap) and ``rate_of_change`` episodes, its valid and rejected records the ``rejected_burst``
 ones. Runs of consecutive readings are found with cumulative sums and the boundaries of ``np.diff``, never a Python
 loop over readings: the cost is a few array passes per sensor, whatever the windows' lengths.
@@ -342,21 +343,74 @@ def sensor_frame_episodes(table: Any, rows: list[dict[str, Any]]) -> list[Episod
     A registered sensor gets its own settings, type and location; any other sensor those of the type and location of
     its latest valid reading, or no rule when the registry does not know that type.
     """
-    by_sensor, by_type = _param_tables(rows)
     sensor_id = table.column("sensor_id")[0].as_py()
     rejected = table.column("_rejected").to_numpy(zero_copy_only=False).astype(bool)
     all_us = table.column("_us").to_numpy(zero_copy_only=False).astype(np.int64)
+    value = table.column("value").to_numpy(zero_copy_only=False).astype(np.float64)
     valid = np.flatnonzero(~rejected)
+    latest_names = None
+    if len(valid):
+        latest = int(valid[np.argmax(all_us[valid])])
+        latest_names = (table.column("sensor_type")[latest].as_py(), table.column("location")[latest].as_py())
+    return _sensor_arrays_episodes(sensor_id, latest_names, all_us, value, rejected, _param_tables(rows))
+
+
+def _sensor_arrays_episodes(
+    sensor_id: str,
+    latest_names: tuple[str | None, str | None] | None,
+    all_us: np.ndarray,
+    value: np.ndarray,
+    rejected: np.ndarray,
+    params_by: tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]],
+) -> list[Episode]:
+    """Every episode of one sensor's records as arrays in any order; ``latest_names``: type and location of its
+    latest valid reading (None: no valid reading), used when the registry does not list the sensor."""
+    by_sensor, by_type = params_by
     params = by_sensor.get(sensor_id)
     if params is not None:
         names = {"sensor_id": sensor_id, "sensor_type": params["sensor_type"], "location": params["location"]}
-    elif len(valid):
-        latest = int(valid[np.argmax(all_us[valid])])
-        kind, place = table.column("sensor_type")[latest].as_py(), table.column("location")[latest].as_py()
-        names, params = {"sensor_id": sensor_id, "sensor_type": kind, "location": place}, by_type.get(kind)
+    elif latest_names is not None:
+        kind, place = latest_names
+        names = {"sensor_id": sensor_id, "sensor_type": kind, "location": place}
+        params = by_type.get(kind) if kind is not None else None
     if params is None:
         return []
+    valid = np.flatnonzero(~rejected)
     order = valid[np.argsort(all_us[valid], kind="stable")]
-    value = table.column("value").to_numpy(zero_copy_only=False).astype(np.float64)
     records = Records(us=all_us[order], value=value[order], all_us=all_us, rejected=rejected)
     return sensor_episodes(records, names, params)
+
+
+def table_episodes(
+    table: Any, rows: list[dict[str, Any]], sensors: list[tuple[str, tuple[str | None, str | None] | None]]
+) -> list[Episode]:
+    """Every episode of the records of any number of sensors in one Arrow table, in any order: ``_sensor`` (the
+    position of the record's sensor in ``sensors``), ``value``, ``_us``, ``_rejected``.
+
+    Args:
+        table: The records, collected from Spark.
+        rows: The registry's parameter rows.
+        sensors: Per position, the sensor id and the type and location of its latest valid reading (None: no valid
+            reading; only read for sensors the registry does not list).
+
+    The records are ordered by sensor once and each sensor's arrays go through the same functions as in the grouped
+    pass (:func:`sensor_frame_episodes`), so the episodes are the grouped pass's, found in one process.
+    """
+    if table.num_rows == 0:
+        return []
+    codes = table.column("_sensor").to_numpy(zero_copy_only=False)
+    order = np.argsort(codes, kind="stable")
+    all_us = table.column("_us").to_numpy(zero_copy_only=False).astype(np.int64)[order]
+    value = table.column("value").to_numpy(zero_copy_only=False).astype(np.float64)[order]
+    rejected = table.column("_rejected").to_numpy(zero_copy_only=False).astype(bool)[order]
+    ends = np.cumsum(np.bincount(codes, minlength=len(sensors)))
+    params_by = _param_tables(rows)
+    found: list[Episode] = []
+    start = 0
+    for (sensor_id, latest_names), end in zip(sensors, ends, strict=False):
+        if end > start:
+            part = slice(start, int(end))
+            named = latest_names if not rejected[part].all() else None  # as in the grouped pass: valid readings only
+            found += _sensor_arrays_episodes(sensor_id, named, all_us[part], value[part], rejected[part], params_by)
+        start = int(end)
+    return found

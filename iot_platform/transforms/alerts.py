@@ -76,14 +76,53 @@ def params_frame(spark: SparkSession, rows: Sequence[dict[str, Any]]) -> DataFra
     return spark.createDataFrame(values, schema)
 
 
-def alert_episodes(readings: DataFrame, rejected: DataFrame | None, params: Sequence[dict[str, Any]]) -> DataFrame:
-    """Every episode of the reading rules (``threshold``, ``stuck``, ``silent`` gaps, ``rate_of_change``) and of
-    ``rejected_burst`` in one grouped pass over each sensor's records.
+def alert_records(readings: DataFrame, rejected: DataFrame | None, key: str = "sensor_id") -> DataFrame:
+    """The records the rules read, valid and rejected, in one frame: ``sensor_id``, ``sensor_type``, ``location``,
+    ``value``, ``_us`` (event time, or Kafka time of a rejected record, as epoch microseconds) and ``_rejected``.
 
     Args:
         readings: Valid readings with ``sensor_id``, ``sensor_type``, ``location``, ``value`` and ``event_time``, at
             most one per (sensor, event time).
         rejected: Rejected records with ``record_key`` (the sensor id) and ``kafka_timestamp`` (None: none).
+        key: The column naming the sensor in both frames (``sensor_id``: the id, and ``record_key`` in ``rejected``).
+    """
+    from pyspark.sql import functions as F
+
+    records = readings.select(
+        key,
+        "sensor_type",
+        "location",
+        "value",
+        F.unix_micros("event_time").alias("_us"),
+        F.lit(False).alias("_rejected"),
+    )
+    if rejected is None:
+        return records
+    return records.unionByName(
+        rejected.where(F.col("record_key").isNotNull() & F.col("kafka_timestamp").isNotNull()).select(
+            F.col("record_key" if key == "sensor_id" else key).alias(key),
+            F.lit(None).cast("string").alias("sensor_type"),
+            F.lit(None).cast("string").alias("location"),
+            F.lit(None).cast("double").alias("value"),
+            F.unix_micros("kafka_timestamp").alias("_us"),
+            F.lit(True).alias("_rejected"),
+        )
+    )
+
+
+def indexed_records(readings: DataFrame, rejected: DataFrame | None) -> DataFrame:
+    """The records the rules read, as collected into a run's process: :func:`alert_records`' with the sensor as
+    ``_sensor`` (a small integer both frames carry) instead of its id and names, so a record is about 21 bytes."""
+    return alert_records(readings, rejected, key="_sensor").select("_sensor", "value", "_us", "_rejected")
+
+
+def alert_episodes(readings: DataFrame, rejected: DataFrame | None, params: Sequence[dict[str, Any]]) -> DataFrame:
+    """Every episode of the reading rules (``threshold``, ``stuck``, ``silent`` gaps, ``rate_of_change``) and of
+    ``rejected_burst`` in one grouped pass over each sensor's records, in the executors.
+
+    Args:
+        readings: Valid readings (see :func:`alert_records`).
+        rejected: Rejected records (see :func:`alert_records`; None: none).
         params: The registry's parameter rows (``SensorRegistry.param_rows()``).
 
     Returns:
@@ -92,25 +131,7 @@ def alert_episodes(readings: DataFrame, rejected: DataFrame | None, params: Sequ
     from pyspark.sql import functions as F
 
     rows = [dict(row) for row in params]
-    records = readings.select(
-        "sensor_id",
-        "sensor_type",
-        "location",
-        "value",
-        F.unix_micros("event_time").alias("_us"),
-        F.lit(False).alias("_rejected"),
-    )
-    if rejected is not None:
-        records = records.unionByName(
-            rejected.where(F.col("record_key").isNotNull() & F.col("kafka_timestamp").isNotNull()).select(
-                F.col("record_key").alias("sensor_id"),
-                F.lit(None).cast("string").alias("sensor_type"),
-                F.lit(None).cast("string").alias("location"),
-                F.lit(None).cast("double").alias("value"),
-                F.unix_micros("kafka_timestamp").alias("_us"),
-                F.lit(True).alias("_rejected"),
-            )
-        )
+    records = alert_records(readings, rejected)
     found = records.groupBy("sensor_id").applyInArrow(_sensor_rules(rows), _RULE_OUTPUT)
     return found.select(*(F.timestamp_micros(name).alias(name) if name in _TIMES else name for name in EPISODE_COLUMNS))
 
@@ -155,6 +176,8 @@ __all__ = [
     "alert_episodes",
     "alert_id",
     "alert_id_column",
+    "alert_records",
+    "indexed_records",
     "params_frame",
     "reading_episodes",
     "rejected_burst_episodes",

@@ -1,5 +1,6 @@
 """The grouped pass of the alert rules gives exactly the episodes of their window-function definitions
-(``alerts_reference.py``) on seeded sequences full of faults: every column, ids and details included."""
+(``alerts_reference.py``) on seeded sequences full of faults, every column, ids and details included; the pass over
+records collected into the run's process gives exactly the grouped pass's."""
 
 from __future__ import annotations
 
@@ -11,7 +12,15 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from iot_platform.registry import parse_registry
-from iot_platform.transforms.alerts import EPISODE_COLUMNS, params_frame, reading_episodes, rejected_burst_episodes
+from iot_platform.transforms import alert_rules
+from iot_platform.transforms.alerts import (
+    EPISODE_COLUMNS,
+    alert_episodes,
+    indexed_records,
+    params_frame,
+    reading_episodes,
+    rejected_burst_episodes,
+)
 from iot_platform_tests.transforms import alerts_reference
 
 T0 = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
@@ -99,3 +108,47 @@ def test_the_grouped_pass_finds_the_reference_episodes_of_every_rule(spark: Spar
     expected_bursts = rows_of(alerts_reference.rejected_burst_episodes(readings, rejected, params))
     assert len(expected_bursts) >= 3
     assert rows_of(rejected_burst_episodes(readings, rejected, params)) == expected_bursts
+
+
+def indexed(readings: DataFrame, rejected: DataFrame) -> tuple[Any, list[tuple[str, Any]]]:
+    """The records collected as a run collects them (sensors by position), and each position's sensor with the
+    names of its latest valid reading."""
+    spark = readings.sparkSession
+    ids = sorted(
+        {row[0] for row in readings.select("sensor_id").distinct().collect()}
+        | {row[0] for row in rejected.where(F.col("record_key").isNotNull()).select("record_key").distinct().collect()}
+    )
+    index = spark.createDataFrame([(sensor_id, k) for k, sensor_id in enumerate(ids)], "sensor_id string, _sensor int")
+    latest = readings.groupBy("sensor_id").agg(F.max_by(F.struct("sensor_type", "location"), "event_time").alias("n"))
+    names = {row["sensor_id"]: (row["n"]["sensor_type"], row["n"]["location"]) for row in latest.collect()}
+    keyed = index.withColumnRenamed("sensor_id", "record_key")
+    table = indexed_records(readings.join(index, "sensor_id"), rejected.join(keyed, "record_key")).toArrow()
+    return table, [(sensor_id, names.get(sensor_id)) for sensor_id in ids]
+
+
+def test_the_pass_over_collected_records_finds_the_grouped_pass_episodes(spark: SparkSession) -> None:
+    rows = parse_registry(REGISTRY).param_rows()
+    readings, rejected = frames(spark)
+    grouped = rows_of(alert_episodes(readings, rejected, rows))
+    table, sensors = indexed(readings, rejected)
+    assert table.column_names == ["_sensor", "value", "_us", "_rejected"]
+    local = alert_rules.table_episodes(table, rows, sensors)
+    assert len(grouped) > 50 and {episode["sensor_id"] for episode in local} >= {"T-1", "T-9"}
+    assert sorted(tuple(episode[name] for name in EPISODE_COLUMNS) for episode in local) == grouped
+
+
+def test_a_sensor_with_only_rejected_records_is_judged_by_the_registry_alone(spark: SparkSession) -> None:
+    rows = parse_registry(REGISTRY).param_rows()
+    burst = [("T-9", int(T0.timestamp() * 1e6) + k * 100_000) for k in range(20)]  # unregistered: no rules
+    burst += [("T-1", int(T0.timestamp() * 1e6) + k * 100_000) for k in range(20)]  # registered: its own rules
+    rejected = spark.createDataFrame(burst, "record_key string, us long").select(
+        "record_key", F.timestamp_micros("us").alias("kafka_timestamp")
+    )
+    readings = spark.createDataFrame([], "sensor_id string, sensor_type string, location string, value double")
+    readings = readings.withColumn("event_time", F.current_timestamp())
+    grouped = rows_of(alert_episodes(readings, rejected, rows))
+    table, _ = indexed(readings, rejected)
+    # The run knows T-9's type from its state row; with no valid reading among the records it still gets no rule.
+    local = alert_rules.table_episodes(table, rows, [("T-1", None), ("T-9", ("temperature", "hall"))])
+    assert [row[1] for row in grouped] == ["T-1"]
+    assert sorted(tuple(episode[name] for name in EPISODE_COLUMNS) for episode in local) == grouped

@@ -67,12 +67,12 @@ def read_new_data(spark: SparkSession, watermark: Watermark) -> NewData:
     readings = spark.table(tables.SENSOR_READINGS)
     if watermark.readings is not None:
         readings = readings.where(F.col("ingested_at") > F.timestamp_micros(F.lit(watermark.readings)))
+    # Grouped by the names too, not picked with max_by: a string in the aggregation buffer would make Spark sort every
+    # new reading (a sort aggregation); string keys keep it a hash aggregation. A sensor whose type, location or unit
+    # changed has one row per name and is folded below.
     rows = (
-        readings.groupBy("sensor_id")
+        readings.groupBy("sensor_id", "sensor_type", "location", "unit")
         .agg(
-            F.max_by("sensor_type", "event_time").alias("sensor_type"),
-            F.max_by("location", "event_time").alias("location"),
-            F.max_by("unit", "event_time").alias("unit"),
             F.min(F.unix_micros("event_time")).alias("first"),
             F.max(F.unix_micros("event_time")).alias("last"),
             F.max_by("value", "event_time").alias("last_value"),
@@ -81,19 +81,7 @@ def read_new_data(spark: SparkSession, watermark: Watermark) -> NewData:
         )
         .collect()
     )
-    sensors = [
-        SensorSummary(
-            r["sensor_id"],
-            r["sensor_type"],
-            r["location"],
-            r["unit"],
-            instant(r["first"]),
-            instant(r["last"]),
-            float(r["last_value"]),
-            int(r["n"]),
-        )
-        for r in rows
-    ]
+    sensors = sensor_summaries([row.asDict() for row in rows])
     new = NewData(sensors, {}, readings_through=max((r["through"] for r in rows), default=None))
     rejected = spark.table(tables.REJECTED_READINGS)
     if watermark.rejected is not None:
@@ -112,15 +100,40 @@ def read_new_data(spark: SparkSession, watermark: Watermark) -> NewData:
     return new
 
 
+def sensor_summaries(rows: list[dict[str, Any]]) -> list[SensorSummary]:
+    """One summary per sensor from rows per (sensor, type, location, unit): counts and bounds over all of its rows,
+    names and last value from the row holding its latest reading."""
+    by_sensor: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_sensor.setdefault(row["sensor_id"], []).append(row)
+    summaries = []
+    for sensor_id, named in sorted(by_sensor.items()):
+        latest = max(named, key=lambda row: row["last"])
+        summaries.append(
+            SensorSummary(
+                sensor_id,
+                latest["sensor_type"],
+                latest["location"],
+                latest["unit"],
+                instant(min(row["first"] for row in named)),
+                instant(latest["last"]),
+                float(latest["last_value"]),
+                sum(int(row["n"]) for row in named),
+            )
+        )
+    return summaries
+
+
 def _since_frame(spark: SparkSession, since: Mapping[str, dt.datetime]) -> DataFrame:
-    """One row per sensor: ``sensor_id`` and ``_since_us`` (epoch microseconds)."""
-    rows = [(sensor_id, micros(at)) for sensor_id, at in sorted(since.items())]
-    return spark.createDataFrame(rows, "sensor_id string, _since_us long")
+    """One row per sensor: ``sensor_id``, ``_since_us`` (epoch microseconds) and ``_sensor``, the sensor's position
+    in ``sorted(since)``."""
+    rows = [(sensor_id, micros(since[sensor_id]), k) for k, sensor_id in enumerate(sorted(since))]
+    return spark.createDataFrame(rows, "sensor_id string, _since_us long, _sensor int")
 
 
 def readings_since(spark: SparkSession, since: Mapping[str, dt.datetime]) -> DataFrame:
     """Each sensor's stored readings from its instant in ``since`` on (``sensor_id``, ``sensor_type``,
-    ``location``, ``value``, ``event_time``)."""
+    ``location``, ``value``, ``event_time``, and ``_sensor``: the sensor's position in ``sorted(since)``)."""
     from pyspark.sql import functions as F
 
     earliest = micros(min(since.values()))
@@ -128,13 +141,13 @@ def readings_since(spark: SparkSession, since: Mapping[str, dt.datetime]) -> Dat
     return (
         stored.join(F.broadcast(_since_frame(spark, since)), "sensor_id")
         .where(F.unix_micros("event_time") >= F.col("_since_us"))
-        .select("sensor_id", "sensor_type", "location", "value", "event_time")
+        .select("sensor_id", "sensor_type", "location", "value", "event_time", "_sensor")
     )
 
 
 def rejected_since(spark: SparkSession, since: Mapping[str, dt.datetime]) -> DataFrame:
     """Each sensor's rejected records (by record key) from its instant in ``since`` on (``record_key``,
-    ``kafka_timestamp``)."""
+    ``kafka_timestamp``, ``_sensor``)."""
     from pyspark.sql import functions as F
 
     earliest = micros(min(since.values()))
@@ -145,7 +158,7 @@ def rejected_since(spark: SparkSession, since: Mapping[str, dt.datetime]) -> Dat
     return (
         stored.join(F.broadcast(keyed), "record_key")
         .where(F.unix_micros("kafka_timestamp") >= F.col("_since_us"))
-        .select("record_key", "kafka_timestamp")
+        .select("record_key", "kafka_timestamp", "_sensor")
     )
 
 
@@ -200,15 +213,18 @@ def collect_episodes(episodes: DataFrame) -> list[dict[str, Any]]:
     collected timestamps would be naive local times)."""
     from pyspark.sql import functions as F
 
-    times = ("started_at", "last_seen_at", "resolved_at")
     rows = episodes.select(
-        *(F.unix_micros(name).alias(name) if name in times else F.col(name) for name in EPISODE_COLUMNS)
+        *(F.unix_micros(name).alias(name) if name in _TIMES else F.col(name) for name in EPISODE_COLUMNS)
     ).collect()
-    result = []
-    for row in rows:
-        record = row.asDict()
-        for name in times:
-            if record[name] is not None:
-                record[name] = instant(record[name])
-        result.append(record)
-    return result
+    return [as_instants(row.asDict()) for row in rows]
+
+
+_TIMES = ("started_at", "last_seen_at", "resolved_at")
+
+
+def as_instants(episode: dict[str, Any]) -> dict[str, Any]:
+    """An episode (``EPISODE_COLUMNS``) with its epoch-microsecond times as aware UTC instants."""
+    return {
+        name: instant(value) if name in _TIMES and value is not None else value
+        for name, value in ((name, episode[name]) for name in EPISODE_COLUMNS)
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from iot_platform.pipelines.sensor_alerts.plan import (
 )
 from iot_platform.pipelines.sensor_alerts.read import (
     NewData,
+    as_instants,
     as_states,
     collect_episodes,
     read_new_data,
@@ -31,10 +32,12 @@ from iot_platform.pipelines.sensor_alerts.read import (
 )
 from iot_platform.pipelines.sensor_alerts.write import commit_episodes, folded_states, write_states
 from iot_platform.registry import SensorRegistry
+from iot_platform.transforms import alert_rules
 from iot_platform.transforms.alerts import (
     EPISODE_COLUMNS,
     READING_RULES,
     alert_episodes,
+    indexed_records,
 )
 
 if TYPE_CHECKING:
@@ -99,7 +102,11 @@ def run_evaluation(
         EpisodeSpan(e["sensor_id"], e["started_at"], e["resolved_at"]) for e in stored if e["rule"] in READING_RULES
     ]
     starts = evaluation_starts(first_new, lookbacks, spans)
-    found = _reading_episodes(spark, registry, starts, lookbacks) if starts else []
+    found = []
+    if starts:
+        records = estimated_records(registry, new, starts, lookbacks)
+        names = {state.sensor_id: (state.sensor_type, state.location) for state in states}
+        found = _reading_episodes(spark, registry, starts, lookbacks, records, names)
     found += state_episodes(registry, states, (e for e in stored if e["state"] == "open"), evaluated_at)
     change = changes(stored, found, starts, dt.datetime.now(dt.UTC))
     result.sensors_evaluated = len(starts)
@@ -117,23 +124,64 @@ def run_evaluation(
     return result
 
 
+LOCAL_RULES_MAX_RECORDS = 12_000_000
+"""Evaluations expected to read up to this many records collect them (as Arrow, about 21 bytes a record) and run
+the rules in the run's process; larger ones run the rules grouped by sensor in Spark's Python workers."""
+
+
 def _reading_episodes(
     spark: SparkSession,
     registry: SensorRegistry,
     starts: dict[str, dt.datetime],
     lookbacks: dict[str, dt.timedelta],
+    records: int,
+    latest_names: Mapping[str, tuple[str | None, str | None]],
 ) -> list[Episode]:
     """The reading rules' episodes of each sensor that start at or after its ``t0``, from its readings since
-    ``t0 - lookback``."""
+    ``t0 - lookback``.
+
+    The records are read on Spark either way. Up to :data:`LOCAL_RULES_MAX_RECORDS` (``records``, the estimate) they
+    are collected and the rules run here, in one process (no shuffle, no Python workers to start: what a scheduled
+    run needs); above it, the grouped pass runs in the executors and only episodes come back. Both give the same
+    episodes.
+    """
     from pyspark.sql import functions as F
 
     since = {sensor_id: start - lookbacks[sensor_id] for sensor_id, start in starts.items()}
-    episodes: DataFrame = alert_episodes(
-        readings_since(spark, since), rejected_since(spark, since), registry.param_rows()
-    )
-    t0 = spark.createDataFrame([(s, micros(at)) for s, at in sorted(starts.items())], "sensor_id string, _t0 long")
-    kept = episodes.join(F.broadcast(t0), "sensor_id").where(F.unix_micros("started_at") >= F.col("_t0"))
+    readings, rejected, params = readings_since(spark, since), rejected_since(spark, since), registry.param_rows()
+    if records <= LOCAL_RULES_MAX_RECORDS:
+        # Records carry the sensor's position in sorted(since); the names of an unregistered sensor's latest reading
+        # are those of its state row (the state follows the latest reading).
+        table = indexed_records(readings, rejected).toArrow()
+        sensors = [(sensor_id, latest_names.get(sensor_id)) for sensor_id in sorted(since)]
+        t0 = {sensor_id: micros(at) for sensor_id, at in starts.items()}
+        found = alert_rules.table_episodes(table, params, sensors)
+        return [as_instants(episode) for episode in found if episode["started_at"] >= t0[episode["sensor_id"]]]
+    episodes: DataFrame = alert_episodes(readings, rejected, params)
+    t0_rows = [(sensor_id, micros(at)) for sensor_id, at in sorted(starts.items())]
+    t0_frame = spark.createDataFrame(t0_rows, "sensor_id string, _t0 long")
+    kept = episodes.join(F.broadcast(t0_frame), "sensor_id").where(F.unix_micros("started_at") >= F.col("_t0"))
     return collect_episodes(kept.select(*EPISODE_COLUMNS))
+
+
+def estimated_records(
+    registry: SensorRegistry,
+    new: NewData,
+    starts: dict[str, dt.datetime],
+    lookbacks: dict[str, dt.timedelta],
+) -> int:
+    """How many records an evaluation from ``starts`` reads: each sensor's new readings, and its readings from
+    ``t0 - lookback`` to its first new one at its expected cadence (one a second for a type the registry lacks)."""
+    first_new = new.first_new()
+    counts = {summary.sensor_id: summary.readings for summary in new.sensors}
+    types = {summary.sensor_id: summary.sensor_type for summary in new.sensors}
+    total = 0
+    for sensor_id, start in starts.items():
+        params = sensor_params(registry, sensor_id, types.get(sensor_id))
+        interval = params.expected_interval_s if params is not None else 1.0
+        earlier = (first_new[sensor_id] - (start - lookbacks[sensor_id])).total_seconds()
+        total += counts.get(sensor_id, 0) + max(0, int(earlier / interval))
+    return total
 
 
 class _Clock:
