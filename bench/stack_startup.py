@@ -25,6 +25,7 @@ PORTS = {
     "spark_connect_port": 45002,
     "spark_connect_ui_port": 44040,
     "dagster_port": 43000,
+    "dagster_code_port": 44166,
     "api_port": 48000,
 }
 

@@ -51,7 +51,16 @@ from iot_platform.settings import Settings, SparkRunMode
 from iot_platform.stack.process import process_stats
 from iot_platform.stack.stack import Stack
 
-PLATFORM = ["kafka", "spark-master", "spark-worker", "catalog", "dagster-webserver", "dagster-daemon", "generator"]
+PLATFORM = [
+    "kafka",
+    "spark-master",
+    "spark-worker",
+    "catalog",
+    "dagster-code",
+    "dagster-webserver",
+    "dagster-daemon",
+    "generator",
+]
 """Services of the stack in run mode ``application``; ``connect`` adds the Spark Connect server after the catalog."""
 
 SEED_INTERVAL_S = 0.5

@@ -29,6 +29,7 @@ BENCH_PORTS = {
     "spark_connect_port": 45102,
     "spark_connect_ui_port": 44140,
     "dagster_port": 43100,
+    "dagster_code_port": 44266,
     "api_port": 48100,
 }
 

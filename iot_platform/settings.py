@@ -124,6 +124,12 @@ class Settings(BaseSettings):
 
     # --- dagster -----------------------------------------------------------------------------------------
     dagster_port: int = Field(3000, ge=1, le=65535, description="Dagster webserver port.")
+    dagster_code_port: int = Field(
+        4266,
+        ge=1,
+        le=65535,
+        description="Dagster code server port (gRPC).",
+    )
     dagster_url: str | None = Field(None, description="Dagster webserver URL (default: the local stack's).")
     partitions_start: dt.date = Field(dt.date(2025, 1, 1), description="First hourly_stats partition (UTC).")
     schedule_grace_minutes: int = Field(10, ge=0, le=59, description="Minutes after the hour the schedule runs.")
@@ -241,6 +247,7 @@ class Settings(BaseSettings):
             "IOT_SPARK_CONNECT_PORT": self.spark_connect_port,
             "IOT_SPARK_CONNECT_UI_PORT": self.spark_connect_ui_port,
             "IOT_DAGSTER_PORT": self.dagster_port,
+            "IOT_DAGSTER_CODE_PORT": self.dagster_code_port,
             "IOT_API_PORT": self.api_port,
         }
         spec = profile_spec(self.profile)

@@ -27,6 +27,7 @@ TEST_PORTS = {
     "spark_connect_port": 35002,
     "spark_connect_ui_port": 34040,
     "dagster_port": 33000,
+    "dagster_code_port": 34266,
     "api_port": 38000,
     "postgres_port": 35433,
     "s3_port": 39000,

@@ -1,4 +1,9 @@
-"""Dagster's webserver and daemon on the platform's code location, and the instance's ``dagster.yaml``."""
+"""Dagster's code server, webserver and daemon, and the instance's ``dagster.yaml`` and ``workspace.yaml``.
+
+The code server is a service of its own, as in the compose deployment: it loads the platform's definitions once and
+launches the runs. The webserver and the daemon load the code location from it over gRPC; loaded from the module,
+the daemon would start a fresh code server (and import the platform again) every minute.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,6 @@ import time
 from pathlib import Path
 
 from iot_platform.clients.dagster import daemon_heartbeats
-from iot_platform.errors import StackError
 from iot_platform.profiles import profile_spec
 from iot_platform.settings import Settings
 from iot_platform.stack.service import Health, Service, http_ok, venv_bin
@@ -64,11 +68,77 @@ def write_dagster_yaml(settings: Settings) -> Path:
     return path
 
 
-def _workspace() -> str:
-    workspace = Path.cwd() / "workspace.yaml"
-    if not workspace.exists():
-        raise StackError(f"no workspace.yaml in {Path.cwd()}: run the stack from the platform's folder")
-    return str(workspace)
+CODE_LOCATION = "iot_platform"
+"""The code location's name (as in ``pyproject.toml`` and the compose deployment)."""
+DEFINITIONS_MODULE = "iot_platform.definitions"
+
+
+def workspace_config(settings: Settings) -> dict[str, object]:
+    """The workspace of the stack's webserver and daemon: the code server's gRPC endpoint."""
+    server = {"host": settings.bind_host, "port": settings.dagster_code_port, "location_name": CODE_LOCATION}
+    return {"load_from": [{"grpc_server": server}]}
+
+
+def write_instance_files(settings: Settings) -> Path:
+    """Write ``$DAGSTER_HOME/dagster.yaml`` (:func:`dagster_config`) and ``$DAGSTER_HOME/workspace.yaml``
+    (:func:`workspace_config`); return the workspace's path."""
+    write_dagster_yaml(settings)
+    path = settings.dagster_home / "workspace.yaml"
+    path.write_text(json.dumps(workspace_config(settings), indent=2))  # JSON is YAML
+    return path
+
+
+class DagsterCodeServer(Service):
+    """The platform's Dagster code server: serves the definitions to the webserver and the daemon and runs every
+    launched run in a process of its own."""
+
+    name = "dagster-code"
+
+    def ports(self) -> dict[str, int]:
+        return {"IOT_DAGSTER_CODE_PORT": self.settings.dagster_code_port}
+
+    def endpoints(self) -> dict[str, str]:
+        return {"grpc": f"{self.settings.bind_host}:{self.settings.dagster_code_port}"}
+
+    def prepare(self) -> None:
+        write_instance_files(self.settings)
+
+    def command(self) -> list[str]:
+        return [
+            venv_bin("dagster"),
+            "code-server",
+            "start",
+            "-h",
+            self.settings.bind_host,
+            "-p",
+            str(self.settings.dagster_code_port),
+            "-m",
+            DEFINITIONS_MODULE,
+            "--location-name",
+            CODE_LOCATION,
+        ]
+
+    def health(self) -> Health:
+        return code_server_health(self.settings.bind_host, self.settings.dagster_code_port)
+
+
+def code_server_health(host: str, port: int) -> Health:
+    """Whether the code server at ``host:port`` answers and has loaded the definitions."""
+    import socket
+
+    from dagster._grpc.client import DagsterGrpcClient
+
+    try:  # the port first: gRPC's client prints every refused connection while the server starts
+        socket.create_connection((host, port), timeout=1.0).close()
+    except OSError as exc:
+        return Health(False, f"no answer on {host}:{port} ({exc.strerror or type(exc).__name__})")
+    try:
+        status = DagsterGrpcClient(host=host, port=port).health_check_query()
+    except Exception as exc:  # any gRPC failure: not serving yet, or gone
+        return Health(False, f"no answer on {host}:{port} ({type(exc).__name__})")
+    if status != "SERVING":
+        return Health(False, f"{host}:{port} answers {status}")
+    return Health(True, f"serving {CODE_LOCATION} on {host}:{port}")
 
 
 class DagsterWebserver(Service):
@@ -83,13 +153,13 @@ class DagsterWebserver(Service):
         return {"url": self.settings.dagster_web_url}
 
     def prepare(self) -> None:
-        write_dagster_yaml(self.settings)
+        write_instance_files(self.settings)
 
     def command(self) -> list[str]:
         return [
             venv_bin("dagster-webserver"),
             "-w",
-            _workspace(),
+            str(self.settings.dagster_home / "workspace.yaml"),
             "-h",
             self.settings.bind_host,
             "-p",
@@ -106,10 +176,10 @@ class DagsterDaemon(Service):
     name = "dagster-daemon"
 
     def prepare(self) -> None:
-        write_dagster_yaml(self.settings)
+        write_instance_files(self.settings)
 
     def command(self) -> list[str]:
-        return [venv_bin("dagster-daemon"), "run", "-w", _workspace()]
+        return [venv_bin("dagster-daemon"), "run", "-w", str(self.settings.dagster_home / "workspace.yaml")]
 
     def health(self) -> Health:
         heartbeats = daemon_heartbeats(self.settings.dagster_home)

@@ -6,7 +6,7 @@ from iot_platform.profiles import profile_spec
 from iot_platform.settings import Settings, SparkRunMode
 from iot_platform.stack.api import Api
 from iot_platform.stack.catalog import Catalog
-from iot_platform.stack.dagster import DagsterDaemon, DagsterWebserver
+from iot_platform.stack.dagster import DagsterCodeServer, DagsterDaemon, DagsterWebserver
 from iot_platform.stack.generator import Generator
 from iot_platform.stack.kafka import Kafka
 from iot_platform.stack.object_store import ObjectStore
@@ -25,6 +25,7 @@ PLATFORM_SERVICES: tuple[type[Service], ...] = (
     SparkWorker,
     Catalog,
     SparkConnect,
+    DagsterCodeServer,
     DagsterWebserver,
     DagsterDaemon,
     Api,

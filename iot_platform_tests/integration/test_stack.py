@@ -134,6 +134,7 @@ def test_up_is_idempotent_data_persists_and_down_leaves_no_process() -> None:
         spark_connect_port=35102,
         spark_connect_ui_port=34140,
         dagster_port=33100,
+        dagster_code_port=34366,
         api_port=38100,
     )
     stack = Stack(settings)

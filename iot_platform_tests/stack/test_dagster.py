@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable
 
 from iot_platform.settings import Settings
-from iot_platform.stack.dagster import dagster_config, write_dagster_yaml
+from iot_platform.stack.dagster import (
+    DagsterCodeServer,
+    DagsterDaemon,
+    DagsterWebserver,
+    code_server_health,
+    dagster_config,
+    write_dagster_yaml,
+    write_instance_files,
+)
 
 
 def test_local_profile_keeps_dagsters_own_storage_and_runs_one_run_at_a_time(
@@ -46,3 +55,27 @@ def test_the_instance_purges_ticks_after_the_configured_days(make_settings: Call
     assert sensor[TickStatus.SKIPPED] == 2
     assert sensor[TickStatus.SUCCESS] == sensor[TickStatus.FAILURE] == 12
     assert set(schedule.values()) == {12}
+
+
+def test_webserver_and_daemon_load_the_code_location_from_the_code_server(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(dagster_code_port=14266)
+    path = write_instance_files(settings)
+    assert path == settings.dagster_home / "workspace.yaml"
+    assert json.loads(path.read_text()) == {
+        "load_from": [{"grpc_server": {"host": settings.bind_host, "port": 14266, "location_name": "iot_platform"}}]
+    }
+    for service in (DagsterWebserver(settings), DagsterDaemon(settings)):
+        assert service.command()[service.command().index("-w") + 1] == str(path)
+    command = DagsterCodeServer(settings).command()
+    assert command[1:3] == ["code-server", "start"] and command[command.index("-p") + 1] == "14266"
+    assert command[command.index("--location-name") + 1] == "iot_platform"
+
+
+def test_a_code_server_that_does_not_answer_is_unhealthy_with_its_address() -> None:
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    health = code_server_health("127.0.0.1", port)
+    assert not health.ok and f"127.0.0.1:{port}" in health.detail

@@ -13,6 +13,7 @@ ENGINES = [
     "spark-worker",
     "catalog",
     "spark-connect",
+    "dagster-code",
     "dagster-webserver",
     "dagster-daemon",
     "api",
