@@ -1,11 +1,13 @@
-"""Alert episodes from sensor readings: the rules of the sensor registry as pure ``DataFrame -> DataFrame`` functions.
+"""Alert episodes from sensor readings: the rules of the sensor registry over Spark frames.
 
-Every rule of a sensor is found in one grouped pass: the readings and rejected records are grouped by sensor (one
-shuffle) and each sensor's records go, as one Arrow table, to ``alert_rules.sensor_frame_episodes`` in the executors'
-Python workers, which runs all the rules with vectorised numpy. Only episodes come back; nothing
-is collected but the small parameter table. Each rule gives episodes in :data:`EPISODE_COLUMNS` (the columns of
-``iot.sensor_alerts`` but ``evaluated_at``), one row per episode, with a deterministic ``alert_id``
-(:func:`alert_id`), so evaluating the same readings again gives the same rows.
+The records the rules read (valid readings and rejected records) are one frame (:func:`alert_records`). A run
+collects them (:func:`indexed_records`: a sensor position, value, time and flag per record) and finds the episodes
+in its own process with ``alert_rules.table_episodes``; for an evaluation too large to collect,
+:func:`alert_episodes` groups them by sensor (one shuffle) and each sensor's records go, as one Arrow table, to
+``alert_rules.sensor_frame_episodes`` in the executors' Python workers, so only episodes come back. Both run the same
+numpy functions. Each rule gives episodes in :data:`EPISODE_COLUMNS` (the columns of ``iot.sensor_alerts`` but
+``evaluated_at``), one row per episode, with a deterministic ``alert_id`` (:func:`alert_id`), so evaluating the same
+readings again gives the same rows.
 
 Times are UTC instants; the functions give the same result whatever ``spark.sql.session.timeZone`` is.
 """
