@@ -725,3 +725,15 @@ def daemon_heartbeats(dagster_home: Path) -> dict[str, float]:
     os.environ.setdefault("DAGSTER_HOME", str(dagster_home))
     with DagsterInstance.from_config(str(dagster_home)) as instance:
         return {name: beat.timestamp for name, beat in instance.get_daemon_heartbeats().items()}
+
+
+def code_server_status(host: str, port: int) -> str:
+    """What the Dagster code server at ``host:port`` answers to gRPC's health query (``SERVING`` once its
+    definitions are loaded).
+
+    Raises:
+        Exception: any gRPC failure (not serving yet, or gone).
+    """
+    from dagster._grpc.client import DagsterGrpcClient
+
+    return str(DagsterGrpcClient(host=host, port=port).health_check_query())

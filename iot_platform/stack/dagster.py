@@ -11,7 +11,7 @@ import json
 import time
 from pathlib import Path
 
-from iot_platform.clients.dagster import daemon_heartbeats
+from iot_platform.clients.dagster import code_server_status, daemon_heartbeats
 from iot_platform.profiles import profile_spec
 from iot_platform.settings import Settings
 from iot_platform.stack.service import Health, Service, http_ok, venv_bin
@@ -126,14 +126,12 @@ def code_server_health(host: str, port: int) -> Health:
     """Whether the code server at ``host:port`` answers and has loaded the definitions."""
     import socket
 
-    from dagster._grpc.client import DagsterGrpcClient
-
     try:  # the port first: gRPC's client prints every refused connection while the server starts
         socket.create_connection((host, port), timeout=1.0).close()
     except OSError as exc:
         return Health(False, f"no answer on {host}:{port} ({exc.strerror or type(exc).__name__})")
     try:
-        status = DagsterGrpcClient(host=host, port=port).health_check_query()
+        status = code_server_status(host, port)
     except Exception as exc:  # any gRPC failure: not serving yet, or gone
         return Health(False, f"no answer on {host}:{port} ({type(exc).__name__})")
     if status != "SERVING":
