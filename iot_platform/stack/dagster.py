@@ -79,11 +79,16 @@ def workspace_config(settings: Settings) -> dict[str, object]:
     return {"load_from": [{"grpc_server": server}]}
 
 
+def workspace_path(settings: Settings) -> Path:
+    """``$DAGSTER_HOME/workspace.yaml``: the workspace the stack's webserver and daemon read."""
+    return settings.dagster_home / "workspace.yaml"
+
+
 def write_instance_files(settings: Settings) -> Path:
-    """Write ``$DAGSTER_HOME/dagster.yaml`` (:func:`dagster_config`) and ``$DAGSTER_HOME/workspace.yaml``
+    """Write ``$DAGSTER_HOME/dagster.yaml`` (:func:`dagster_config`) and :func:`workspace_path`
     (:func:`workspace_config`); return the workspace's path."""
     write_dagster_yaml(settings)
-    path = settings.dagster_home / "workspace.yaml"
+    path = workspace_path(settings)
     path.write_text(json.dumps(workspace_config(settings), indent=2))  # JSON is YAML
     return path
 
@@ -157,7 +162,7 @@ class DagsterWebserver(Service):
         return [
             venv_bin("dagster-webserver"),
             "-w",
-            str(self.settings.dagster_home / "workspace.yaml"),
+            str(workspace_path(self.settings)),
             "-h",
             self.settings.bind_host,
             "-p",
@@ -177,7 +182,7 @@ class DagsterDaemon(Service):
         write_instance_files(self.settings)
 
     def command(self) -> list[str]:
-        return [venv_bin("dagster-daemon"), "run", "-w", str(self.settings.dagster_home / "workspace.yaml")]
+        return [venv_bin("dagster-daemon"), "run", "-w", str(workspace_path(self.settings))]
 
     def health(self) -> Health:
         heartbeats = daemon_heartbeats(self.settings.dagster_home)

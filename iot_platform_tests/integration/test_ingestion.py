@@ -21,6 +21,7 @@ from iot_platform.settings import Settings
 from iot_platform.stack.service import settings_environment
 from iot_platform_tests.conftest import REPO_ROOT
 from iot_platform_tests.integration.pipeline_support import (
+    distinct_readings,
     fresh_hour,
     hour_key,
     materialization_metadata,
@@ -93,10 +94,7 @@ def test_ingestion_keeps_valid_unique_readings_and_rejects_malformed_with_reason
         assert meta["hours_touched"] == [hour_key(base)]
         assert meta["spark_app_id"].startswith("app-")
 
-        expected = sorted(
-            (r["sensor_id"], dt.datetime.fromisoformat(r["timestamp"].replace("Z", "+00:00")), r["value"])
-            for r in [*valid, extra]
-        )
+        expected = distinct_readings([*valid, extra])
         assert stored_readings(settings, prefix) == expected  # the first of each duplicate pair wins (lowest offset)
         assert _rejected(settings) == sorted((2, offset, reason) for offset, (_, reason) in enumerate(MALFORMED))
 

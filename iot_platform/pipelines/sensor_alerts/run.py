@@ -31,7 +31,7 @@ from iot_platform.pipelines.sensor_alerts.read import (
     rejected_since,
 )
 from iot_platform.pipelines.sensor_alerts.write import commit_episodes, folded_states, write_states
-from iot_platform.registry import SensorRegistry
+from iot_platform.registry import RuleParams, SensorRegistry
 from iot_platform.transforms import alert_rules
 from iot_platform.transforms.alerts import (
     EPISODE_COLUMNS,
@@ -97,14 +97,15 @@ def run_evaluation(
     stored = read_stored_episodes(table, set(first_new))
     result.seconds["read"] = clock.step(f"read {new.readings} new readings of {len(first_new)} sensors")
     types = {state.sensor_id: state.sensor_type for state in states}
-    lookbacks = {s: lookback(sensor_params(registry, s, types.get(s))) for s in first_new}
+    params = {s: sensor_params(registry, s, types.get(s)) for s in first_new}
+    lookbacks = {s: lookback(params[s]) for s in first_new}
     spans = [
         EpisodeSpan(e["sensor_id"], e["started_at"], e["resolved_at"]) for e in stored if e["rule"] in READING_RULES
     ]
     starts = evaluation_starts(first_new, lookbacks, spans)
     found = []
     if starts:
-        records = estimated_records(registry, new, starts, lookbacks)
+        records = estimated_records(new, starts, lookbacks, params)
         names = {state.sensor_id: (state.sensor_type, state.location) for state in states}
         found = _reading_episodes(spark, registry, starts, lookbacks, records, names)
     found += state_episodes(registry, states, (e for e in stored if e["state"] == "open"), evaluated_at)
@@ -165,20 +166,20 @@ def _reading_episodes(
 
 
 def estimated_records(
-    registry: SensorRegistry,
     new: NewData,
-    starts: dict[str, dt.datetime],
-    lookbacks: dict[str, dt.timedelta],
+    starts: Mapping[str, dt.datetime],
+    lookbacks: Mapping[str, dt.timedelta],
+    params: Mapping[str, RuleParams | None],
 ) -> int:
     """How many records an evaluation from ``starts`` reads: each sensor's new readings, and its readings from
-    ``t0 - lookback`` to its first new one at its expected cadence (one a second for a type the registry lacks)."""
+    ``t0 - lookback`` to its first new one at its expected cadence (``params``, each sensor's rule settings; one a
+    second for a type the registry lacks)."""
     first_new = new.first_new()
     counts = {summary.sensor_id: summary.readings for summary in new.sensors}
-    types = {summary.sensor_id: summary.sensor_type for summary in new.sensors}
     total = 0
     for sensor_id, start in starts.items():
-        params = sensor_params(registry, sensor_id, types.get(sensor_id))
-        interval = params.expected_interval_s if params is not None else 1.0
+        settings = params.get(sensor_id)
+        interval = settings.expected_interval_s if settings is not None else 1.0
         earlier = (first_new[sensor_id] - (start - lookbacks[sensor_id])).total_seconds()
         total += counts.get(sensor_id, 0) + max(0, int(earlier / interval))
     return total

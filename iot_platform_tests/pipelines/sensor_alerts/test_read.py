@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from iot_platform.pipelines.sensor_alerts.plan import micros
+from iot_platform.pipelines.sensor_alerts.plan import micros, sensor_params
 from iot_platform.pipelines.sensor_alerts.read import NewData, SensorSummary, sensor_summaries
 from iot_platform.pipelines.sensor_alerts.run import estimated_records
 from iot_platform.registry import load_registry
@@ -52,4 +52,5 @@ def test_the_estimate_counts_new_readings_and_the_look_back_at_each_sensors_cade
     starts = {"TEMP-001": T - 11 * MINUTE, "X-9": T - 5 * MINUTE}
     lookbacks = {"TEMP-001": 2 * MINUTE, "X-9": MINUTE}
     # TEMP-001: 600 new + 12 minutes (t0 - 2 min .. first event at T - 1 min) at 2 a second; X-9: 60 + 6 minutes at 1/s.
-    assert estimated_records(registry, new, starts, lookbacks) == 600 + 12 * 60 * 2 + 60 + 6 * 60
+    params = {s.sensor_id: sensor_params(registry, s.sensor_id, s.sensor_type) for s in new.sensors}
+    assert estimated_records(new, starts, lookbacks, params) == 600 + 12 * 60 * 2 + 60 + 6 * 60
