@@ -704,6 +704,34 @@ def shared_keys(keys: DataFrame) -> DataFrame:
     )
 
 
+def batch_counts(records: DataFrame) -> DataFrame:
+    """One row counting a batch in one pass: ``records``, ``canonical`` (readings the canonical reader proved
+    valid), ``lo`` and ``hi`` (their lowest and highest event time in epoch microseconds, null without any) and
+    ``shared`` (how many :func:`reading_key` values occur more than once among them: ``shared_keys(readings)``'s
+    row count).
+
+    One hash aggregation by key, then a global one: a batch without copies needs no other pass to know it.
+
+    Args:
+        records: Rows with ``canonical``, ``sensor_id`` and ``event_time`` (e.g. :func:`expand_batch`'s output;
+            the reading fields are null unless ``canonical``).
+    """
+    key = F.col("_key")
+    per_key = records.groupBy(F.when(F.col("canonical"), reading_key()).alias("_key")).agg(
+        F.count(F.lit(1)).alias("_n"),
+        # Event times as epoch microseconds: collected datetimes would be in the driver's time zone.
+        F.min(F.unix_micros("event_time")).alias("_lo"),
+        F.max(F.unix_micros("event_time")).alias("_hi"),
+    )
+    return per_key.agg(
+        F.coalesce(F.sum("_n"), F.lit(0)).alias("records"),
+        F.coalesce(F.sum(F.when(key.isNotNull(), F.col("_n"))), F.lit(0)).alias("canonical"),
+        F.min("_lo").alias("lo"),
+        F.max("_hi").alias("hi"),
+        F.count(F.when(key.isNotNull() & (F.col("_n") > 1), F.lit(1))).alias("shared"),
+    )
+
+
 def later_copies(readings: DataFrame, keys: DataFrame) -> DataFrame:
     """The copies :func:`dedupe_readings` drops, among the readings whose :func:`reading_key` is in ``keys``.
 

@@ -549,6 +549,28 @@ def test_later_copies_compare_the_readings_not_their_hashes(kafka_batch: Any) ->
     assert R.shared_keys(valid).count() == 1
 
 
+def test_batch_counts_count_records_bounds_and_shared_keys_in_one_row(kafka_batch: Any) -> None:
+    records = [
+        (0, 0, payload(value=1.0)),
+        (0, 1, payload(value=2.0)),  # a copy of offset 0
+        (0, 2, payload(sensor_id="TEMP-002", timestamp="2026-11-24T09:00:00.500Z")),
+        (1, 0, payload(sensor_id="TEMP-002", timestamp="2026-11-24T11:00:00.500Z")),
+        (1, 1, "{not json"),
+        (1, 2, json.dumps(dict(reversed(list(json.loads(payload()).items()))))),  # another layout
+    ]
+    read = R.read_canonical(kafka_batch(records))
+    counts = R.batch_counts(read).collect()
+
+    assert len(counts) == 1
+    row = counts[0]
+    assert (row["records"], row["canonical"], row["shared"]) == (6, 4, 1)
+    assert row["shared"] == R.shared_keys(R.canonical_readings(read)).count()
+    assert (row["lo"], row["hi"]) == (
+        micros(dt.datetime(2026, 11, 24, 9, 0, 0, 500_000, tzinfo=dt.UTC)),
+        micros(dt.datetime(2026, 11, 24, 11, 0, 0, 500_000, tzinfo=dt.UTC)),
+    )
+
+
 # --- hours touched -----------------------------------------------------------------------------------------------
 
 

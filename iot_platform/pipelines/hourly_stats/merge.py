@@ -34,29 +34,17 @@ def merge_statement(start: dt.datetime, end: dt.datetime) -> str:
         """
 
 
-def merge_window(spark: SparkSession, stats: DataFrame, start: dt.datetime, end: dt.datetime) -> tuple[int, int, int]:
+def merge_window(spark: SparkSession, stats: DataFrame, start: dt.datetime, end: dt.datetime) -> None:
     """Write ``stats`` (rows of ``[start, end)`` only) over the window's rows, atomically.
+
+    What was written is read back from the table afterwards (:func:`~iot_platform.pipelines.hourly_stats.checks.
+    read_written`): the window holds exactly the new aggregate once the MERGE commits.
 
     Args:
         spark: The session ``stats`` belongs to.
         stats: The new aggregate, in ``HOURLY_STATS_COLUMNS``.
         start: Window start (UTC hour).
         end: Window end (exclusive, UTC hour).
-
-    Returns:
-        ``(rows, readings, sensors)`` written: rows, the sum of ``reading_count``, distinct sensors.
     """
-    from pyspark.sql import functions as F
-
-    stats = stats.persist()
-    try:
-        stats.createOrReplaceTempView(NEW_ROWS_VIEW)
-        spark.sql(merge_statement(start, end))
-        summary = stats.agg(
-            F.count(F.lit(1)).alias("rows"),
-            F.coalesce(F.sum("reading_count"), F.lit(0)).alias("readings"),
-            F.countDistinct("sensor_id").alias("sensors"),
-        ).collect()[0]
-        return int(summary["rows"]), int(summary["readings"]), int(summary["sensors"])
-    finally:
-        stats.unpersist()
+    stats.createOrReplaceTempView(NEW_ROWS_VIEW)
+    spark.sql(merge_statement(start, end))

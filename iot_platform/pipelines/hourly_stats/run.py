@@ -45,7 +45,7 @@ def build_hourly_stats(
     result = HourlyResult(start=start, end=end)
     readings, result.readings_snapshot_id = read_window(spark, catalog, start, end)
     stats = aggregate_hourly(readings, dt.datetime.now(dt.UTC))
-    result.rows, result.readings, result.sensors = merge_window(spark, stats, start, end)
+    merge_window(spark, stats, start, end)
     read_written(spark, result, physical_ranges)
     result.stored_readings = readings.count()
     result.rejected = count_rejected(spark, start, end)

@@ -20,6 +20,7 @@ from iot_platform.pipelines.sensor_readings.progress import Progress
 from iot_platform.transforms.readings import (
     READING_SCHEMA,
     REJECTED_COLUMNS,
+    batch_counts,
     canonical_readings,
     compact_batch,
     expand_batch,
@@ -157,20 +158,14 @@ def _judge(
     batch = keep(compact_batch(read_canonical(raw, fast_path=fast_path)))
     records = expand_batch(batch, topic)
     readings = canonical_readings(records)
-    # The first pass reads Kafka, keeps the batch and counts it. (An aggregate, not an observation: plans that
-    # union two frames observed under one name fail over Spark Connect in Spark 4.0.0.)
-    seen = batch.agg(
-        F.count(F.lit(1)).alias("records"),
-        F.count(F.when(F.col("canonical"), F.lit(1))).alias("canonical"),
-        # Event-time bounds as epoch microseconds: collected datetimes would be in the driver's time zone.
-        F.min(F.unix_micros("event_time")).alias("lo"),
-        F.max(F.unix_micros("event_time")).alias("hi"),
-    ).first()
+    # One pass reads Kafka, keeps the batch, counts it and counts the keys its canonical readings share (one hash
+    # aggregation; only the readings with a shared key are sorted, below). A batch without copies or other
+    # layouts needs no other pass before its commit. (An aggregate, not an observation: plans that union two
+    # frames observed under one name fail over Spark Connect in Spark 4.0.0.)
+    seen = batch_counts(records).first()
     assert seen is not None
-    # The second finds, in the kept batch, the keys of readings with copies (one hash aggregation; only the
-    # readings with such a key are sorted, below).
-    keys = keep(shared_keys(readings))
-    shared = keys.count()
+    shared = int(seen["shared"])
+    keys: DataFrame | None = None
     result = JudgedBatch(valid=readings, records=int(seen["records"]), valid_count=int(seen["canonical"]))
     span: list[tuple[int, int]] = [(seen["lo"], seen["hi"])] if result.valid_count else []
     other_count = result.records - result.valid_count
@@ -180,6 +175,7 @@ def _judge(
         other_valid = _count_judged(judged, result, span)
         result.rejected = judged.where(F.col("reason").isNotNull()).select(*REJECTED_COLUMNS)
         if other_valid:
+            # Readings in another layout join the search for copies.
             readings = readings.unionByName(judged_valid(judged))
             keys = keep(shared_keys(readings))
             shared = keys.count()
@@ -188,9 +184,11 @@ def _judge(
         f"read and parsed {result.records} records ({other_count} not in the canonical layout, "
         f"{result.rejected_count} malformed)"
     )
-    # Readings in another layout joined the search for copies; the later copies of each reading are dropped.
+    # The later copies of each reading are dropped.
     result.valid = readings
     if shared:
+        if keys is None:
+            keys = keep(shared_keys(readings))
         result.copies = keep(later_copies(readings, keys))
         result.duplicates_in_batch = result.copies.count()
         if result.duplicates_in_batch:

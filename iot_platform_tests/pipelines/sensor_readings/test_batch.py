@@ -111,3 +111,25 @@ def test_a_batch_without_copies_or_rejects_keeps_every_reading(spark: SparkSessi
         assert [r["offset"] for r in valid_rows(batch.valid)] == [0, 1, 2, 3, 4]
         assert (batch.rejected, batch.copies, batch.duplicates_in_batch) == (None, None, 0)
         assert batch.rejected_by_reason == {}
+
+
+def test_copies_among_canonical_readings_alone_are_found(spark: SparkSession) -> None:
+    # Every record canonical: the first pass alone finds the shared keys (no other layout re-opens the search).
+    records: list[tuple[int, int, bytes | None]] = [
+        (0, 0, canonical(reading("TEMP-001", 0, 1.0))),
+        (0, 1, canonical(reading("TEMP-002", 0, 2.0))),
+        (1, 0, canonical(reading("TEMP-001", 0, 3.0))),
+        (1, 1, canonical(reading("TEMP-002", 1, 4.0))),
+        (2, 0, canonical(reading("TEMP-001", 0, 5.0))),
+    ]
+    valid, rejected, copies = reference_batch(records)
+    lines: list[str] = []
+    with judged_batch(kafka_frame(spark, records), TOPIC, log=lines.append) as batch:
+        assert valid_rows(batch.valid) == valid
+        assert batch.copies is not None
+        assert sorted((r["partition"], r["offset"]) for r in batch.copies.collect()) == copies == [(1, 0), (2, 0)]
+        assert (batch.records, batch.valid_count, batch.duplicates_in_batch) == (5, 5, 2)
+        assert batch.rejected is None and rejected == []
+        times = [micros(r["event_time"]) for r in valid]
+        assert batch.bounds == (min(times), max(times))
+    assert any("found 2 duplicates in the batch (1 shared keys)" in line for line in lines)
