@@ -255,6 +255,13 @@ _RETRY_POLICY = {"max_retries": 6, "initial_backoff": 100, "max_backoff": 2000}
 run within seconds."""
 
 
+EXTRA_EXECUTOR_BACKLOG_S = 4
+"""Seconds tasks wait in the server's queue before it asks for an executor beyond the warm one. A scheduled run's
+stages last about a second, so its work stays on the warm executor; at a 5-minute interval an extra executor would
+be released between runs and every run would pay a new, cold executor JVM (its start and its JIT) for no gain. A
+backlog waits these seconds for its second core."""
+
+
 def connect_server_conf(settings: Settings) -> dict[str, str]:
     """Every Spark setting of the Spark Connect server: a platform application (jars, catalog, UTC) with its gRPC
     endpoint, and one-core executors under dynamic allocation.
@@ -285,7 +292,7 @@ def connect_server_conf(settings: Settings) -> dict[str, str]:
             # An executor still holding cached blocks (a run's kept frames that were not unpersisted) is released
             # too, later; Spark's default would keep it, and its core, forever.
             "spark.dynamicAllocation.cachedExecutorIdleTimeout": f"{2 * settings.spark_connect_idle_timeout_s}s",
-            "spark.dynamicAllocation.schedulerBacklogTimeout": "1s",
+            "spark.dynamicAllocation.schedulerBacklogTimeout": f"{EXTRA_EXECUTOR_BACKLOG_S}s",
             "spark.cleaner.periodicGC.interval": "5min",
             # The server's UI shows every run's jobs; nobody stops a run's work from it (terminate the run).
             "spark.ui.enabled": "true",

@@ -704,22 +704,31 @@ def shared_keys(keys: DataFrame) -> DataFrame:
     )
 
 
-def batch_counts(records: DataFrame) -> DataFrame:
+def batch_counts(records: DataFrame, *, shared: bool = True) -> DataFrame:
     """One row counting a batch in one pass: ``records``, ``canonical`` (readings the canonical reader proved
-    valid), ``lo`` and ``hi`` (their lowest and highest event time in epoch microseconds, null without any) and
-    ``shared`` (how many :func:`reading_key` values occur more than once among them: ``shared_keys(readings)``'s
-    row count).
+    valid), ``lo`` and ``hi`` (their lowest and highest event time in epoch microseconds, null without any) and,
+    with ``shared``, ``shared``: how many :func:`reading_key` values occur more than once among them
+    (``shared_keys(readings)``'s row count).
 
-    One hash aggregation by key, then a global one: a batch without copies needs no other pass to know it.
+    With ``shared``, one hash aggregation by key and then a global one: a batch without copies needs no other pass
+    to know it. Without, one global aggregation (no per-key state).
 
     Args:
         records: Rows with ``canonical``, ``sensor_id`` and ``event_time`` (e.g. :func:`expand_batch`'s output;
             the reading fields are null unless ``canonical``).
+        shared: Also count the shared keys.
     """
+    # Event times as epoch microseconds: collected datetimes would be in the driver's time zone.
+    if not shared:
+        return records.agg(
+            F.count(F.lit(1)).alias("records"),
+            F.count(F.when(F.col("canonical"), F.lit(1))).alias("canonical"),
+            F.min(F.unix_micros("event_time")).alias("lo"),
+            F.max(F.unix_micros("event_time")).alias("hi"),
+        )
     key = F.col("_key")
     per_key = records.groupBy(F.when(F.col("canonical"), reading_key()).alias("_key")).agg(
         F.count(F.lit(1)).alias("_n"),
-        # Event times as epoch microseconds: collected datetimes would be in the driver's time zone.
         F.min(F.unix_micros("event_time")).alias("_lo"),
         F.max(F.unix_micros("event_time")).alias("_hi"),
     )

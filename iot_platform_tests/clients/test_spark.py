@@ -50,6 +50,20 @@ def test_conf_holds_the_master_the_jars_the_catalog_and_utc(tmp_path: Path) -> N
     assert conf["spark.executor.memory"] == settings.spark_executor_memory
 
 
+def test_the_server_keeps_one_executor_and_adds_one_only_for_sustained_work(tmp_path: Path) -> None:
+    settings = load_settings(IOT_CACHE_DIR=tmp_path, spark_connect_max_executors=2, spark_connect_idle_timeout_s=60)
+    prepare(tmp_path)
+
+    conf = client.connect_server_conf(settings)
+
+    assert conf["spark.executor.cores"] == "1"
+    assert (conf["spark.dynamicAllocation.minExecutors"], conf["spark.dynamicAllocation.maxExecutors"]) == ("1", "2")
+    assert conf["spark.dynamicAllocation.executorIdleTimeout"] == "60s"
+    # A scheduled run's second-long stages stay on the warm executor (no cold JVM per run); a backlog gets a core.
+    assert conf["spark.dynamicAllocation.schedulerBacklogTimeout"] == f"{client.EXTRA_EXECUTOR_BACKLOG_S}s"
+    assert 2 <= client.EXTRA_EXECUTOR_BACKLOG_S < settings.spark_connect_idle_timeout_s
+
+
 def test_missing_spark_jars_say_to_fetch(tmp_path: Path) -> None:
     with pytest.raises(StackError, match=f"Spark jars .* are not in {tmp_path}.*{FETCH}"):
         client.spark_conf(load_settings(IOT_CACHE_DIR=tmp_path), "app")

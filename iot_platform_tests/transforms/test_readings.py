@@ -565,6 +565,8 @@ def test_batch_counts_count_records_bounds_and_shared_keys_in_one_row(kafka_batc
     row = counts[0]
     assert (row["records"], row["canonical"], row["shared"]) == (6, 4, 1)
     assert row["shared"] == R.shared_keys(R.canonical_readings(read)).count()
+    without = R.batch_counts(read, shared=False).collect()
+    assert [r.asDict() for r in without] == [{k: row[k] for k in ("records", "canonical", "lo", "hi")}]
     assert (row["lo"], row["hi"]) == (
         micros(dt.datetime(2026, 11, 24, 9, 0, 0, 500_000, tzinfo=dt.UTC)),
         micros(dt.datetime(2026, 11, 24, 11, 0, 0, 500_000, tzinfo=dt.UTC)),

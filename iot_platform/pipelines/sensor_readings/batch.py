@@ -97,7 +97,12 @@ def read_kafka(spark: SparkSession, bootstrap_servers: str, plan: offsets.Plan) 
 
 @contextmanager
 def judged_batch(
-    raw: DataFrame, topic: str, *, fast_path: bool = True, log: Callable[[str], None] = print
+    raw: DataFrame,
+    topic: str,
+    *,
+    fast_path: bool = True,
+    log: Callable[[str], None] = print,
+    expected_records: int = 0,
 ) -> Iterator[JudgedBatch]:
     """Judge and de-duplicate the records of ``raw``; the frames stay cached for the block and are dropped after it.
 
@@ -107,6 +112,8 @@ def judged_batch(
         fast_path: Read canonical records with the platform's Java reader (the default); off, every record takes
             Spark's JSON parse. The results are the same.
         log: Progress lines.
+        expected_records: How many records ``raw`` holds, as planned: above :data:`BACKLOG_RECORDS`, the shared
+            keys are counted in a pass of their own.
 
     Yields:
         The judged batch.
@@ -121,7 +128,7 @@ def judged_batch(
 
     try:
         with session_conf(raw.sparkSession, {CACHE_COMPRESSION: "false"}):
-            yield _judge(raw, topic, keep, fast_path, Progress(log))
+            yield _judge(raw, topic, keep, fast_path, Progress(log), expected_records)
     finally:
         for frame in reversed(kept):
             frame.unpersist()
@@ -150,7 +157,12 @@ def empty_batch(spark: SparkSession) -> Iterator[JudgedBatch]:
 
 
 def _judge(
-    raw: DataFrame, topic: str, keep: Callable[[DataFrame], DataFrame], fast_path: bool, progress: Progress
+    raw: DataFrame,
+    topic: str,
+    keep: Callable[[DataFrame], DataFrame],
+    fast_path: bool,
+    progress: Progress,
+    expected_records: int,
 ) -> JudgedBatch:
     """The composition :func:`judged_batch` runs: one read, kept and counted, then copies found by hash key."""
     from pyspark.sql import functions as F
@@ -158,14 +170,20 @@ def _judge(
     batch = keep(compact_batch(read_canonical(raw, fast_path=fast_path)))
     records = expand_batch(batch, topic)
     readings = canonical_readings(records)
-    # One pass reads Kafka, keeps the batch, counts it and counts the keys its canonical readings share (one hash
-    # aggregation; only the readings with a shared key are sorted, below). A batch without copies or other
-    # layouts needs no other pass before its commit. (An aggregate, not an observation: plans that union two
-    # frames observed under one name fail over Spark Connect in Spark 4.0.0.)
-    seen = batch_counts(records).first()
+    # The first pass reads Kafka, keeps the batch and counts it. (An aggregate, not an observation: plans that union
+    # two frames observed under one name fail over Spark Connect in Spark 4.0.0.) On a scheduled run's batch it also
+    # counts the keys its canonical readings share, so a batch without copies or other layouts takes no other pass
+    # before its commit. On a backlog it carries no per-key state (aggregating millions of keys beside the batch
+    # being kept strains an executor's memory): the keys are found in a second pass over the kept batch.
+    count_keys = expected_records <= BACKLOG_RECORDS
+    seen = batch_counts(records, shared=count_keys).first()
     assert seen is not None
-    shared = int(seen["shared"])
     keys: DataFrame | None = None
+    if count_keys:
+        shared = int(seen["shared"])
+    else:
+        keys = keep(shared_keys(readings))
+        shared = keys.count()
     result = JudgedBatch(valid=readings, records=int(seen["records"]), valid_count=int(seen["canonical"]))
     span: list[tuple[int, int]] = [(seen["lo"], seen["hi"])] if result.valid_count else []
     other_count = result.records - result.valid_count

@@ -104,7 +104,7 @@ def _judged(
     if not plan.reading:
         return empty_batch(spark)
     raw = read_kafka(spark, bootstrap_servers, plan.offsets)
-    return judged_batch(raw, plan.topic, fast_path=fast_path, log=log)
+    return judged_batch(raw, plan.topic, fast_path=fast_path, log=log, expected_records=plan.offsets.total)
 
 
 def _store(

@@ -10,7 +10,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from iot_platform.pipelines.sensor_readings.batch import CACHE_COMPRESSION, judged_batch
+from iot_platform.pipelines.sensor_readings.batch import BACKLOG_RECORDS, CACHE_COMPRESSION, judged_batch
 from iot_platform_tests.transforms.conftest import TOPIC, kafka_frame
 from iot_platform_tests.transforms.reference import from_micros, micros, reference_batch
 
@@ -76,12 +76,18 @@ def valid_rows(frame: DataFrame) -> list[dict[str, Any]]:
     return sorted(result, key=lambda r: (r["partition"], r["offset"]))
 
 
+BACKLOG = BACKLOG_RECORDS + 1
+"""A planned size that makes the batch count its shared keys in a pass of their own, as on a backlog."""
+
+
+@pytest.mark.parametrize("expected", [len(RECORDS), BACKLOG], ids=["scheduled batch", "backlog"])
 @pytest.mark.parametrize("fast_path", [True, False], ids=["java reader", "json only"])
-def test_the_batch_matches_the_reference(spark: SparkSession, fast_path: bool) -> None:
+def test_the_batch_matches_the_reference(spark: SparkSession, fast_path: bool, expected: int) -> None:
     valid, rejected, copies = reference_batch(RECORDS)
     before = spark.conf.get(CACHE_COMPRESSION, "true")
     lines: list[str] = []
-    with judged_batch(kafka_frame(spark, RECORDS), TOPIC, fast_path=fast_path, log=lines.append) as batch:
+    raw = kafka_frame(spark, RECORDS)
+    with judged_batch(raw, TOPIC, fast_path=fast_path, log=lines.append, expected_records=expected) as batch:
         assert valid_rows(batch.valid) == valid
         assert batch.rejected is not None
         assert sorted((r["partition"], r["offset"], r["reason"]) for r in batch.rejected.collect()) == rejected
@@ -113,7 +119,8 @@ def test_a_batch_without_copies_or_rejects_keeps_every_reading(spark: SparkSessi
         assert batch.rejected_by_reason == {}
 
 
-def test_copies_among_canonical_readings_alone_are_found(spark: SparkSession) -> None:
+@pytest.mark.parametrize("expected", [5, BACKLOG], ids=["scheduled batch", "backlog"])
+def test_copies_among_canonical_readings_alone_are_found(spark: SparkSession, expected: int) -> None:
     # Every record canonical: the first pass alone finds the shared keys (no other layout re-opens the search).
     records: list[tuple[int, int, bytes | None]] = [
         (0, 0, canonical(reading("TEMP-001", 0, 1.0))),
@@ -124,7 +131,7 @@ def test_copies_among_canonical_readings_alone_are_found(spark: SparkSession) ->
     ]
     valid, rejected, copies = reference_batch(records)
     lines: list[str] = []
-    with judged_batch(kafka_frame(spark, records), TOPIC, log=lines.append) as batch:
+    with judged_batch(kafka_frame(spark, records), TOPIC, log=lines.append, expected_records=expected) as batch:
         assert valid_rows(batch.valid) == valid
         assert batch.copies is not None
         assert sorted((r["partition"], r["offset"]) for r in batch.copies.collect()) == copies == [(1, 0), (2, 0)]
