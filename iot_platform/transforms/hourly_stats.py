@@ -23,6 +23,7 @@ __all__ = [
     "disordered_rows",
     "duplicate_keys",
     "rows_out_of_range",
+    "written_counts",
 ]
 
 HOURLY_STATS_SCHEMA = HOURLY_STATS_TABLE.spark_schema()
@@ -88,6 +89,24 @@ def _processed_at_column(processed_at: dt.datetime | Column) -> Column:
 def duplicate_keys(stats: DataFrame) -> DataFrame:
     """The ``(window_start, sensor_id)`` keys that have more than one row, with their ``count``."""
     return stats.groupBy("window_start", "sensor_id").count().where(F.col("count") > 1)
+
+
+def written_counts(stats: DataFrame) -> DataFrame:
+    """One row over hourly rows: ``rows``, ``readings`` (sum of ``reading_count``), distinct ``sensors``,
+    ``duplicate_keys`` (how many keys :func:`duplicate_keys` lists) and ``empty_rows`` (rows with
+    ``reading_count <= 0``); zeros when there is no row."""
+    per_key = stats.groupBy("window_start", "sensor_id").agg(
+        F.count(F.lit(1)).alias("_n"),
+        F.sum("reading_count").alias("_readings"),
+        F.count(F.when(F.col("reading_count") <= 0, F.lit(1))).alias("_empty"),
+    )
+    return per_key.agg(
+        F.coalesce(F.sum("_n"), F.lit(0)).alias("rows"),
+        F.coalesce(F.sum("_readings"), F.lit(0)).alias("readings"),
+        F.count_distinct("sensor_id").alias("sensors"),
+        F.count(F.when(F.col("_n") > 1, F.lit(1))).alias("duplicate_keys"),
+        F.coalesce(F.sum("_empty"), F.lit(0)).alias("empty_rows"),
+    )
 
 
 def disordered_rows(stats: DataFrame) -> DataFrame:

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 from iot_platform import tables
 from iot_platform.pipelines.hourly_stats.read import in_window
 from iot_platform.pipelines.hourly_stats.result import HourlyResult, row_dict
-from iot_platform.transforms.hourly_stats import disordered_rows, rows_out_of_range
+from iot_platform.transforms.hourly_stats import disordered_rows, rows_out_of_range, written_counts
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import SparkSession
 
     from iot_platform.registry import PlausibleRanges
 
@@ -53,36 +53,15 @@ def read_written(spark: SparkSession, result: HourlyResult, physical_ranges: Pla
         for row in union.collect():
             values = row_dict(row)
             examples[values.pop(_PART)].append(values)
-        by_key = itemgetter("window_start", "sensor_id")
         result.disordered_rows = examples["disordered"]
         result.out_of_range = examples.get("out_of_range", [])
-        result.preview = sorted(examples["preview"], key=by_key)
+        result.preview = sorted(examples["preview"], key=itemgetter("window_start", "sensor_id"))
     finally:
         written.unpersist()
 
 
 _PART = "_iot_example_of"
 """Column naming which example list a collected row belongs to."""
-
-
-def written_counts(written: DataFrame) -> DataFrame:
-    """One row over rows of ``iot.hourly_stats``: ``rows``, ``readings`` (sum of ``reading_count``), distinct
-    ``sensors``, ``duplicate_keys`` (keys ``(window_start, sensor_id)`` with more than one row) and ``empty_rows``
-    (rows with ``reading_count <= 0``); zeros when there is no row."""
-    from pyspark.sql import functions as F
-
-    per_key = written.groupBy("window_start", "sensor_id").agg(
-        F.count(F.lit(1)).alias("_n"),
-        F.sum("reading_count").alias("_readings"),
-        F.count(F.when(F.col("reading_count") <= 0, F.lit(1))).alias("_empty"),
-    )
-    return per_key.agg(
-        F.coalesce(F.sum("_n"), F.lit(0)).alias("rows"),
-        F.coalesce(F.sum("_readings"), F.lit(0)).alias("readings"),
-        F.count_distinct("sensor_id").alias("sensors"),
-        F.count(F.when(F.col("_n") > 1, F.lit(1))).alias("duplicate_keys"),
-        F.coalesce(F.sum("_empty"), F.lit(0)).alias("empty_rows"),
-    )
 
 
 def count_rejected(spark: SparkSession, start: dt.datetime, end: dt.datetime) -> int:

@@ -179,25 +179,22 @@ def _judge(
     count_keys = expected_records <= BACKLOG_RECORDS
     seen = batch_counts(records, shared=count_keys).first()
     assert seen is not None
-    keys: DataFrame | None = None
-    if count_keys:
-        shared = int(seen["shared"])
-    else:
-        keys = keep(shared_keys(readings))
-        shared = keys.count()
+    # How many keys the readings share; None until counted.
+    shared: int | None = int(seen["shared"]) if count_keys else None
     result = JudgedBatch(valid=readings, records=int(seen["records"]), valid_count=int(seen["canonical"]))
     span: list[tuple[int, int]] = [(seen["lo"], seen["hi"])] if result.valid_count else []
     other_count = result.records - result.valid_count
-    other_valid = 0
     if other_count:
         judged = keep(judge_records(non_canonical(records)))
-        other_valid = _count_judged(judged, result, span)
         result.rejected = judged.where(F.col("reason").isNotNull()).select(*REJECTED_COLUMNS)
-        if other_valid:
-            # Readings in another layout join the search for copies.
+        if _count_judged(judged, result, span):
+            # Readings in another layout join the search for copies: the first pass's count no longer holds.
             readings = readings.unionByName(judged_valid(judged))
-            keys = keep(shared_keys(readings))
-            shared = keys.count()
+            shared = None
+    keys: DataFrame | None = None
+    if shared is None:
+        keys = keep(shared_keys(readings))
+        shared = keys.count()
     result.bounds = (min(lo for lo, _ in span), max(hi for _, hi in span)) if span else None
     progress(
         f"read and parsed {result.records} records ({other_count} not in the canonical layout, "

@@ -6,8 +6,7 @@ import datetime as dt
 
 from pyspark.sql import SparkSession
 
-from iot_platform.pipelines.hourly_stats.checks import written_counts
-from iot_platform.transforms.hourly_stats import HOURLY_STATS_SCHEMA, duplicate_keys
+from iot_platform.transforms.hourly_stats import HOURLY_STATS_SCHEMA, duplicate_keys, written_counts
 
 HOUR = dt.datetime(2026, 11, 24, 10, tzinfo=dt.UTC)
 
