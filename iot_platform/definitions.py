@@ -26,6 +26,7 @@ from iot_platform.registry import load_registry
 from iot_platform.resources.iceberg import IcebergResource
 from iot_platform.resources.kafka import KafkaResource
 from iot_platform.resources.spark import SparkResource
+from iot_platform.run_workers import fork_run_workers, preloaded
 from iot_platform.schedules import build_schedules
 from iot_platform.sensors.alert_notifier import build_alert_notifier
 from iot_platform.sensors.late_data import build_late_data_sensor
@@ -78,6 +79,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
 def defs() -> dg.Definitions:
     """Built when Dagster loads the code location, from the ``IOT_*`` settings of that process.
 
-    The settings are loaded here once; resources, sensors and schedules get their values from them.
+    The settings are loaded here once; resources, sensors and schedules get their values from them. In the code
+    server, runs are then started as forks of a process that has the platform loaded (``run_workers``); a run
+    forked from it takes the definitions built there.
     """
-    return build_definitions(load_settings())
+    settings = load_settings()
+    if settings.dagster_fork_run_workers:
+        fork_run_workers()
+    return preloaded() or build_definitions(settings)

@@ -131,6 +131,11 @@ class Settings(BaseSettings):
         description="Dagster code server port (gRPC).",
     )
     dagster_url: str | None = Field(None, description="Dagster webserver URL (default: the local stack's).")
+    dagster_fork_run_workers: bool = Field(
+        True,
+        description="Start each run as a fork of a code-server process with the platform loaded (false: a new "
+        "Python process per run, Dagster's default).",
+    )
     partitions_start: dt.date = Field(dt.date(2025, 1, 1), description="First hourly_stats partition (UTC).")
     schedule_grace_minutes: int = Field(10, ge=0, le=59, description="Minutes after the hour the schedule runs.")
     schedules_enabled: bool = Field(True, description="Whether the ingestion and hourly schedules start running.")

@@ -20,7 +20,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "pipelines": ("pipelines",),
     "resources": ("resources",),
     "orchestration": ("assets", "sensors", "jobs", "schedules"),
-    "definitions": ("definitions", "cluster_definitions"),
+    "definitions": ("definitions", "cluster_definitions", "run_workers", "run_worker_preload"),
 }
 """The layered part of the package, bottom first: a module may import its own layer and the ones below it."""
 

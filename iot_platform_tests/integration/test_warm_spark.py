@@ -1,5 +1,6 @@
 """The warm Spark server on the real stack: every run works on one Spark Connect server; terminating a run stops
-exactly its work; a dead server fails the next run at once, naming it, and `stack up` brings it back."""
+exactly its work; a dead server fails the next run at once, naming it, and `stack up` brings it back. A run's
+process is a fork of the code server's preloaded process."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -22,6 +24,7 @@ from iot_platform.clients.spark import CONNECT_SERVER_APP_NAME, application_id, 
 from iot_platform.clients.spark_master import HttpSparkMasterClient
 from iot_platform.jobs import INGEST_JOB
 from iot_platform.pipelines.sensor_readings.plan import committed_offsets
+from iot_platform.run_workers import PRELOAD_MODULE
 from iot_platform.runs import SPARK_APP_TAG, SPARK_MODE_TAG, SPARK_SESSION_TAG
 from iot_platform.settings import Settings
 from iot_platform.stack.stack import Stack
@@ -80,6 +83,38 @@ def canceled_sessions(settings: Settings) -> str:
     return "\n".join(line for line in log.splitlines() if any(marker in line for marker in STOPPED_MARKERS))
 
 
+def processes_in_group(group: int) -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command line) of every process of the process group ``group``."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            command = Path(f"/proc/{entry}/cmdline").read_text().replace("\0", " ")
+        except OSError:  # exited meanwhile
+            continue
+        if int(stat[2]) == group:
+            found[int(entry)] = (int(stat[1]), command)
+    return found
+
+
+def run_workers_of_code_server(settings: Settings) -> tuple[list[int], list[int]]:
+    """The code server's fork servers preloading the platform, and the processes forked from them (its runs)."""
+    record = Stack(settings).service("dagster-code").record()
+    assert record is not None
+    processes = processes_in_group(record.pid)
+    preloading = {
+        pid for pid, (_, command) in processes.items() if "forkserver" in command and PRELOAD_MODULE in command
+    }
+    # A fork has its server's command line; the server's parent is the code server.
+    servers = [pid for pid in preloading if processes[pid][0] not in preloading]
+    forks = [pid for pid in preloading if processes[pid][0] in servers]
+    spawned = [command for _, command in processes.values() if "multiprocessing.spawn" in command]
+    assert not spawned, f"runs started as new processes: {spawned}"
+    return servers, forks
+
+
 def test_consecutive_runs_share_one_server_and_one_application(stack_settings: Settings) -> None:
     server = server_app_id(stack_settings)
     instance = dg.DagsterInstance.ephemeral()
@@ -120,6 +155,8 @@ def test_terminating_a_run_mid_query_interrupts_only_its_work_and_the_next_run_i
                 bystander["sum"] = session.range(0, 30_000_000, numPartitions=4).selectExpr("sum(id)").first()[0]
 
         session_id = poll(f"run {run_id}'s Spark session", lambda: session_of(dagster, run_id), bool)
+        servers, forks = run_workers_of_code_server(settings)
+        assert len(servers) == 1 and len(forks) == 1, (servers, forks)  # the run works in a fork of the preload
         worker = threading.Thread(target=other_work)
         worker.start()
         time.sleep(3)  # the run is reading its backlog
