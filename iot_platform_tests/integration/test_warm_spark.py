@@ -27,6 +27,7 @@ from iot_platform.pipelines.sensor_readings.plan import committed_offsets
 from iot_platform.run_workers import PRELOAD_MODULE
 from iot_platform.runs import SPARK_APP_TAG, SPARK_MODE_TAG, SPARK_SESSION_TAG
 from iot_platform.settings import Settings
+from iot_platform.stack.process import process_stats
 from iot_platform.stack.stack import Stack
 from iot_platform_tests.integration.pipeline_support import (
     materialization_metadata,
@@ -84,18 +85,16 @@ def canceled_sessions(settings: Settings) -> str:
 
 
 def processes_in_group(group: int) -> dict[int, tuple[int, str]]:
-    """pid -> (parent pid, command line) of every process of the process group ``group``."""
+    """pid -> (parent pid, command line) of every live process of the process group ``group``."""
     found = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
+    for pid, fields in process_stats():
+        if fields[0] == "Z" or int(fields[2]) != group:
             continue
         try:
-            stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            command = Path(f"/proc/{entry}/cmdline").read_text().replace("\0", " ")
+            command = Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
         except OSError:  # exited meanwhile
             continue
-        if int(stat[2]) == group:
-            found[int(entry)] = (int(stat[1]), command)
+        found[pid] = (int(fields[1]), command)
     return found
 
 
