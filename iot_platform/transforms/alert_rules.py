@@ -1,6 +1,6 @@
 """The alert rules over one sensor's records as vectorised numpy: every rule in one pass over the sensor's arrays.
 
-:func:`sensor_episodes` is what runs per sensor, in the run's process over records collected from Spark
+:func:`sensor_episodes` is what runs per sensor, in the run's process over records read from the tables' files
 (:func:`table_episodes`) or grouped in Spark's Python workers (:func:`iot_platform.transforms.alerts.alert_episodes`,
 for evaluations too large to collect): the sensor's valid readings in event-time order give the ``threshold``,
 ``stuck``, ``silent`` (gap) and ``rate_of_change`` episodes, its valid and rejected records the ``rejected_burst``
@@ -388,7 +388,7 @@ def table_episodes(
     position of the record's sensor in ``sensors``), ``value``, ``_us``, ``_rejected``.
 
     Args:
-        table: The records, collected from Spark.
+        table: The records, read from the tables' files (``pipelines/sensor_alerts/scan.py``).
         rows: The registry's parameter rows.
         sensors: Per position, the sensor id and the type and location of its latest valid reading (None: no valid
             reading; only read for sensors the registry does not list).

@@ -1,13 +1,13 @@
 """Alert episodes from sensor readings: the rules of the sensor registry over Spark frames.
 
-The records the rules read (valid readings and rejected records) are one frame (:func:`alert_records`). A run
-collects them (:func:`indexed_records`: a sensor position, value, time and flag per record) and finds the episodes
-in its own process with ``alert_rules.table_episodes``; for an evaluation too large to collect,
-:func:`alert_episodes` groups them by sensor (one shuffle) and each sensor's records go, as one Arrow table, to
-``alert_rules.sensor_frame_episodes`` in the executors' Python workers, so only episodes come back. Both run the same
-numpy functions. Each rule gives episodes in :data:`EPISODE_COLUMNS` (the columns of ``iot.sensor_alerts`` but
-``evaluated_at``), one row per episode, with a deterministic ``alert_id`` (:func:`alert_id`), so evaluating the same
-readings again gives the same rows.
+A run reads the records the rules read from the tables' files into its own process and finds the episodes there
+with ``alert_rules.table_episodes`` (``pipelines/sensor_alerts/scan.py``); for an evaluation too large for that, the
+valid readings and rejected records are one frame here (:func:`alert_records`), :func:`alert_episodes` groups it by
+sensor (one shuffle) and each sensor's records go, as one Arrow table, to ``alert_rules.sensor_frame_episodes`` in
+the executors' Python workers, so only episodes come back. Both run the same numpy functions. Each rule gives
+episodes in :data:`EPISODE_COLUMNS` (the columns of ``iot.sensor_alerts`` but ``evaluated_at``), one row per
+episode, with a deterministic ``alert_id`` (:func:`alert_id`), so evaluating the same readings again gives the same
+rows.
 
 Times are UTC instants; the functions give the same result whatever ``spark.sql.session.timeZone`` is.
 """
@@ -78,7 +78,7 @@ def params_frame(spark: SparkSession, rows: Sequence[dict[str, Any]]) -> DataFra
     return spark.createDataFrame(values, schema)
 
 
-def alert_records(readings: DataFrame, rejected: DataFrame | None, key: str = "sensor_id") -> DataFrame:
+def alert_records(readings: DataFrame, rejected: DataFrame | None) -> DataFrame:
     """The records the rules read, valid and rejected, in one frame: ``sensor_id``, ``sensor_type``, ``location``,
     ``value``, ``_us`` (event time, or Kafka time of a rejected record, as epoch microseconds) and ``_rejected``.
 
@@ -86,12 +86,11 @@ def alert_records(readings: DataFrame, rejected: DataFrame | None, key: str = "s
         readings: Valid readings with ``sensor_id``, ``sensor_type``, ``location``, ``value`` and ``event_time``, at
             most one per (sensor, event time).
         rejected: Rejected records with ``record_key`` (the sensor id) and ``kafka_timestamp`` (None: none).
-        key: The column naming the sensor in both frames (``sensor_id``: the id, and ``record_key`` in ``rejected``).
     """
     from pyspark.sql import functions as F
 
     records = readings.select(
-        key,
+        "sensor_id",
         "sensor_type",
         "location",
         "value",
@@ -102,7 +101,7 @@ def alert_records(readings: DataFrame, rejected: DataFrame | None, key: str = "s
         return records
     return records.unionByName(
         rejected.where(F.col("record_key").isNotNull() & F.col("kafka_timestamp").isNotNull()).select(
-            F.col("record_key" if key == "sensor_id" else key).alias(key),
+            F.col("record_key").alias("sensor_id"),
             F.lit(None).cast("string").alias("sensor_type"),
             F.lit(None).cast("string").alias("location"),
             F.lit(None).cast("double").alias("value"),
@@ -110,12 +109,6 @@ def alert_records(readings: DataFrame, rejected: DataFrame | None, key: str = "s
             F.lit(True).alias("_rejected"),
         )
     )
-
-
-def indexed_records(readings: DataFrame, rejected: DataFrame | None) -> DataFrame:
-    """The records the rules read, as collected into a run's process: :func:`alert_records`' with the sensor as
-    ``_sensor`` (a small integer both frames carry) instead of its id and names, so a record is about 21 bytes."""
-    return alert_records(readings, rejected, key="_sensor").select("_sensor", "value", "_us", "_rejected")
 
 
 def alert_episodes(readings: DataFrame, rejected: DataFrame | None, params: Sequence[dict[str, Any]]) -> DataFrame:
@@ -179,7 +172,6 @@ __all__ = [
     "alert_id",
     "alert_id_column",
     "alert_records",
-    "indexed_records",
     "params_frame",
     "reading_episodes",
     "rejected_burst_episodes",

@@ -1,26 +1,31 @@
 """The grouped pass of the alert rules gives exactly the episodes of their window-function definitions
 (``alerts_reference.py``) on seeded sequences full of faults, every column, ids and details included; the pass over
-records collected into the run's process gives exactly the grouped pass's."""
+records read from the tables' files into the run's process gives exactly the grouped pass's."""
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from iot_platform import tables
+from iot_platform.pipelines.sensor_alerts.plan import Watermark, instant
+from iot_platform.pipelines.sensor_alerts.scan import new_records
 from iot_platform.registry import parse_registry
 from iot_platform.transforms import alert_rules
 from iot_platform.transforms.alerts import (
     EPISODE_COLUMNS,
     alert_episodes,
-    indexed_records,
     params_frame,
     reading_episodes,
     rejected_burst_episodes,
 )
+from iot_platform_tests.pipelines.sensor_alerts.test_scan import append, create, reading
+from iot_platform_tests.pipelines.sensor_alerts.test_scan import rejected as stored_rejected
 from iot_platform_tests.transforms import alerts_reference
 
 T0 = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
@@ -110,34 +115,48 @@ def test_the_grouped_pass_finds_the_reference_episodes_of_every_rule(spark: Spar
     assert rows_of(rejected_burst_episodes(readings, rejected, params)) == expected_bursts
 
 
-def indexed(readings: DataFrame, rejected: DataFrame) -> tuple[Any, list[tuple[str, Any]]]:
-    """The records collected as a run collects them (sensors by position), and each position's sensor with the
-    names of its latest valid reading."""
-    spark = readings.sparkSession
-    ids = sorted(
-        {row[0] for row in readings.select("sensor_id").distinct().collect()}
-        | {row[0] for row in rejected.where(F.col("record_key").isNotNull()).select("record_key").distinct().collect()}
-    )
-    index = spark.createDataFrame([(sensor_id, k) for k, sensor_id in enumerate(ids)], "sensor_id string, _sensor int")
-    latest = readings.groupBy("sensor_id").agg(F.max_by(F.struct("sensor_type", "location"), "event_time").alias("n"))
-    names = {row["sensor_id"]: (row["n"]["sensor_type"], row["n"]["location"]) for row in latest.collect()}
-    keyed = index.withColumnRenamed("sensor_id", "record_key")
-    table = indexed_records(readings.join(index, "sensor_id"), rejected.join(keyed, "record_key")).toArrow()
-    return table, [(sensor_id, names.get(sensor_id)) for sensor_id in ids]
+def indexed(readings: DataFrame, rejected: DataFrame, folder: Path) -> tuple[Any, list[tuple[str, Any]]]:
+    """The records as a run reads them into its process: stored in the platform's tables (a pyiceberg catalog in
+    ``folder``) and read back from their files (sensors by position), and each position's sensor with the names of
+    its latest valid reading."""
+    reading_table, rejected_table = create(folder, tables.SENSOR_READINGS_TABLE, tables.REJECTED_READINGS_TABLE)
+    at = F.unix_micros
+    stored = [
+        reading(row["sensor_id"], 0, row["value"], T0, row["location"])
+        | {"sensor_type": row["sensor_type"], "event_time": instant(row["us"]), "kafka_offset": k}
+        for k, row in enumerate(readings.select("*", at("event_time").alias("us")).collect())
+    ]
+    bad = [
+        stored_rejected(row["record_key"], 0, T0) | {"kafka_timestamp": instant(row["us"]), "kafka_offset": k}
+        for k, row in enumerate(rejected.select("record_key", at("kafka_timestamp").alias("us")).collect())
+    ]
+    if stored:
+        append(reading_table, tables.SENSOR_READINGS_TABLE, stored)
+    append(rejected_table, tables.REJECTED_READINGS_TABLE, bad)
+    found = new_records(reading_table, rejected_table, Watermark(), most=len(stored))
+    assert found is not None
+    new, collected = found
+    names = {summary.sensor_id: (summary.sensor_type, summary.location) for summary in new.sensors}
+    ids = sorted(collected.codes.ids)
+    return collected.indexed(dict.fromkeys(ids, T0 - dt.timedelta(days=1))), [(i, names.get(i)) for i in ids]
 
 
-def test_the_pass_over_collected_records_finds_the_grouped_pass_episodes(spark: SparkSession) -> None:
+def test_the_pass_over_records_read_from_the_tables_finds_the_grouped_pass_episodes(
+    spark: SparkSession, tmp_path: Path
+) -> None:
     rows = parse_registry(REGISTRY).param_rows()
     readings, rejected = frames(spark)
     grouped = rows_of(alert_episodes(readings, rejected, rows))
-    table, sensors = indexed(readings, rejected)
+    table, sensors = indexed(readings, rejected, tmp_path)
     assert table.column_names == ["_sensor", "value", "_us", "_rejected"]
     local = alert_rules.table_episodes(table, rows, sensors)
     assert len(grouped) > 50 and {episode["sensor_id"] for episode in local} >= {"T-1", "T-9"}
     assert sorted(tuple(episode[name] for name in EPISODE_COLUMNS) for episode in local) == grouped
 
 
-def test_a_sensor_with_only_rejected_records_is_judged_by_the_registry_alone(spark: SparkSession) -> None:
+def test_a_sensor_with_only_rejected_records_is_judged_by_the_registry_alone(
+    spark: SparkSession, tmp_path: Path
+) -> None:
     rows = parse_registry(REGISTRY).param_rows()
     burst = [("T-9", int(T0.timestamp() * 1e6) + k * 100_000) for k in range(20)]  # unregistered: no rules
     burst += [("T-1", int(T0.timestamp() * 1e6) + k * 100_000) for k in range(20)]  # registered: its own rules
@@ -147,7 +166,7 @@ def test_a_sensor_with_only_rejected_records_is_judged_by_the_registry_alone(spa
     readings = spark.createDataFrame([], "sensor_id string, sensor_type string, location string, value double")
     readings = readings.withColumn("event_time", F.current_timestamp())
     grouped = rows_of(alert_episodes(readings, rejected, rows))
-    table, _ = indexed(readings, rejected)
+    table, _ = indexed(readings, rejected, tmp_path)
     # The run knows T-9's type from its state row; with no valid reading among the records it still gets no rule.
     local = alert_rules.table_episodes(table, rows, [("T-1", None), ("T-9", ("temperature", "hall"))])
     assert [row[1] for row in grouped] == ["T-1"]

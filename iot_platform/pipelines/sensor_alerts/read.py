@@ -1,5 +1,6 @@
-"""Reading what an evaluation needs: the new readings and rejected records per sensor, the readings and records to
-evaluate again, the sensors' state, and the stored episodes (through pyiceberg)."""
+"""Reading what an evaluation needs: the sensors' state and the stored episodes (through pyiceberg); and, for an
+evaluation too large for the run's process (``scan.py`` reads the others), the new readings and rejected records per
+sensor and the records to evaluate again, on Spark."""
 
 from __future__ import annotations
 

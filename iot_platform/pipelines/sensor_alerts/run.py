@@ -30,6 +30,7 @@ from iot_platform.pipelines.sensor_alerts.read import (
     readings_since,
     rejected_since,
 )
+from iot_platform.pipelines.sensor_alerts.scan import add_earlier_records, new_records
 from iot_platform.pipelines.sensor_alerts.write import commit_episodes, folded_states, write_states
 from iot_platform.registry import RuleParams, SensorRegistry
 from iot_platform.transforms import alert_rules
@@ -37,7 +38,6 @@ from iot_platform.transforms.alerts import (
     EPISODE_COLUMNS,
     READING_RULES,
     alert_episodes,
-    indexed_records,
 )
 
 if TYPE_CHECKING:
@@ -87,15 +87,18 @@ def run_evaluation(
         spark, tables.SENSOR_READINGS, tables.REJECTED_READINGS, tables.SENSOR_ALERTS, tables.SENSOR_STATE
     )
     table, state_table = catalog.load_table(tables.SENSOR_ALERTS), catalog.load_table(tables.SENSOR_STATE)
+    readings, rejected = catalog.load_table(tables.SENSOR_READINGS), catalog.load_table(tables.REJECTED_READINGS)
     watermark = stored_watermark(table)
-    new = read_new_data(spark, watermark)
+    local = new_records(readings, rejected, watermark, LOCAL_RULES_MAX_RECORDS)
+    new = local[0] if local is not None else read_new_data(spark, watermark)
     result.new_readings = new.readings
     rows, changed = folded_states(read_states(state_table), new.sensors, dt.datetime.now(dt.UTC))
     write_states(state_table, changed)
     states = as_states(rows)
     first_new = new.first_new()
     stored = read_stored_episodes(table, set(first_new))
-    result.seconds["read"] = clock.step(f"read {new.readings} new readings of {len(first_new)} sensors")
+    where = "the tables' files" if local is not None else "Spark"
+    result.seconds["read"] = clock.step(f"read {new.readings} new readings of {len(first_new)} sensors from {where}")
     types = {state.sensor_id: state.sensor_type for state in states}
     params = {s: sensor_params(registry, s, types.get(s)) for s in first_new}
     lookbacks = {s: lookback(params[s]) for s in first_new}
@@ -105,9 +108,17 @@ def run_evaluation(
     starts = evaluation_starts(first_new, lookbacks, spans)
     found = []
     if starts:
-        records = estimated_records(new, starts, lookbacks, params)
-        names = {state.sensor_id: (state.sensor_type, state.location) for state in states}
-        found = _reading_episodes(spark, registry, starts, lookbacks, records, names)
+        since = {sensor_id: start - lookbacks[sensor_id] for sensor_id, start in starts.items()}
+        names: dict[str, tuple[str | None, str | None]] = {s.sensor_id: (s.sensor_type, s.location) for s in states}
+        sensors = [(sensor_id, names.get(sensor_id)) for sensor_id in sorted(since)]
+        if local is not None and estimated_records(new, starts, lookbacks, params) <= LOCAL_RULES_MAX_RECORDS:
+            # The new records are in the run's process already: only the look-back earlier runs ingested is read.
+            collected = local[1]
+            add_earlier_records(collected, readings, rejected, watermark, since)
+            found = alert_rules.table_episodes(collected.indexed(since), registry.param_rows(), sensors)
+            found = _from(found, starts)
+        else:
+            found = _grouped_episodes(spark, registry, starts, since)
     found += state_episodes(registry, states, (e for e in stored if e["state"] == "open"), evaluated_at)
     change = changes(stored, found, starts, dt.datetime.now(dt.UTC))
     result.sensors_evaluated = len(starts)
@@ -126,39 +137,29 @@ def run_evaluation(
 
 
 LOCAL_RULES_MAX_RECORDS = 12_000_000
-"""Evaluations expected to read up to this many records collect them (as Arrow, about 21 bytes a record) and run
-the rules in the run's process; larger ones run the rules grouped by sensor in Spark's Python workers."""
+"""Evaluations expected to read up to this many records read them from the tables' data files into the run's
+process (about 20 bytes a record) and run the rules there; larger ones run the rules grouped by sensor in Spark's
+Python workers. Both give the same episodes."""
 
 
-def _reading_episodes(
+def _from(found: list[dict[str, Any]], starts: Mapping[str, dt.datetime]) -> list[Episode]:
+    """The episodes (times in epoch microseconds) that start at or after their sensor's ``t0``, as instants."""
+    t0 = {sensor_id: micros(at) for sensor_id, at in starts.items()}
+    return [as_instants(episode) for episode in found if episode["started_at"] >= t0[episode["sensor_id"]]]
+
+
+def _grouped_episodes(
     spark: SparkSession,
     registry: SensorRegistry,
-    starts: dict[str, dt.datetime],
-    lookbacks: dict[str, dt.timedelta],
-    records: int,
-    latest_names: Mapping[str, tuple[str | None, str | None]],
+    starts: Mapping[str, dt.datetime],
+    since: Mapping[str, dt.datetime],
 ) -> list[Episode]:
-    """The reading rules' episodes of each sensor that start at or after its ``t0``, from its readings since
-    ``t0 - lookback``.
-
-    The records are read on Spark either way. Up to :data:`LOCAL_RULES_MAX_RECORDS` (``records``, the estimate) they
-    are collected and the rules run here, in one process (no shuffle, no Python workers to start: what a scheduled
-    run needs); above it, the grouped pass runs in the executors and only episodes come back. Both give the same
-    episodes.
-    """
+    """The reading rules' episodes of each sensor that start at or after its ``t0`` (``starts``), from its records
+    since its instant in ``since``, found by the grouped pass in Spark's executors: only episodes come back."""
     from pyspark.sql import functions as F
 
-    since = {sensor_id: start - lookbacks[sensor_id] for sensor_id, start in starts.items()}
-    readings, rejected, params = readings_since(spark, since), rejected_since(spark, since), registry.param_rows()
-    if records <= LOCAL_RULES_MAX_RECORDS:
-        # Records carry the sensor's position in sorted(since); the names of an unregistered sensor's latest reading
-        # are those of its state row (the state follows the latest reading).
-        table = indexed_records(readings, rejected).toArrow()
-        sensors = [(sensor_id, latest_names.get(sensor_id)) for sensor_id in sorted(since)]
-        t0 = {sensor_id: micros(at) for sensor_id, at in starts.items()}
-        found = alert_rules.table_episodes(table, params, sensors)
-        return [as_instants(episode) for episode in found if episode["started_at"] >= t0[episode["sensor_id"]]]
-    episodes: DataFrame = alert_episodes(readings, rejected, params)
+    readings, rejected = readings_since(spark, since), rejected_since(spark, since)
+    episodes: DataFrame = alert_episodes(readings, rejected, registry.param_rows())
     t0_rows = [(sensor_id, micros(at)) for sensor_id, at in sorted(starts.items())]
     t0_frame = spark.createDataFrame(t0_rows, "sensor_id string, _t0 long")
     kept = episodes.join(F.broadcast(t0_frame), "sensor_id").where(F.unix_micros("started_at") >= F.col("_t0"))
