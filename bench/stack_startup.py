@@ -17,16 +17,16 @@ from iot_platform.stack.stack import Stack
 
 CORE = ["kafka", "spark-master", "spark-worker", "catalog"]
 PORTS = {
-    "kafka_port": 49092,
-    "kafka_controller_port": 49093,
-    "spark_master_port": 47077,
-    "spark_master_web_port": 48080,
-    "spark_worker_web_port": 48081,
-    "spark_connect_port": 45002,
-    "spark_connect_ui_port": 44040,
-    "dagster_port": 43000,
-    "dagster_code_port": 44166,
-    "api_port": 48000,
+    "kafka_port": 19092,
+    "kafka_controller_port": 19093,
+    "spark_master_port": 17077,
+    "spark_master_web_port": 18080,
+    "spark_worker_web_port": 18081,
+    "spark_connect_port": 16002,
+    "spark_connect_ui_port": 14040,
+    "dagster_port": 13000,
+    "dagster_code_port": 14166,
+    "api_port": 18000,
 }
 
 

@@ -21,16 +21,16 @@ from iot_platform.stack.stack import Stack
 REPO = Path(__file__).resolve().parent.parent
 CORE = ["kafka", "spark-master", "spark-worker", "catalog"]
 BENCH_PORTS = {
-    "kafka_port": 49192,
-    "kafka_controller_port": 49193,
-    "spark_master_port": 47177,
-    "spark_master_web_port": 48180,
-    "spark_worker_web_port": 48181,
-    "spark_connect_port": 45102,
-    "spark_connect_ui_port": 44140,
-    "dagster_port": 43100,
-    "dagster_code_port": 44266,
-    "api_port": 48100,
+    "kafka_port": 19192,
+    "kafka_controller_port": 19193,
+    "spark_master_port": 17177,
+    "spark_master_web_port": 18180,
+    "spark_worker_web_port": 18181,
+    "spark_connect_port": 15102,
+    "spark_connect_ui_port": 14140,
+    "dagster_port": 13100,
+    "dagster_code_port": 14266,
+    "api_port": 18100,
 }
 
 

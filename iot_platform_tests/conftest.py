@@ -19,18 +19,18 @@ from iot_platform.settings import Settings, load_settings
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 TEST_PORTS = {
-    "kafka_port": 39092,
-    "kafka_controller_port": 39093,
-    "spark_master_port": 37077,
-    "spark_master_web_port": 38080,
-    "spark_worker_web_port": 38081,
-    "spark_connect_port": 35002,
-    "spark_connect_ui_port": 34040,
-    "dagster_port": 33000,
-    "dagster_code_port": 34266,
-    "api_port": 38000,
-    "postgres_port": 35433,
-    "s3_port": 39000,
+    "kafka_port": 29092,
+    "kafka_controller_port": 29093,
+    "spark_master_port": 27077,
+    "spark_master_web_port": 28080,
+    "spark_worker_web_port": 28081,
+    "spark_connect_port": 25002,
+    "spark_connect_ui_port": 24040,
+    "dagster_port": 23000,
+    "dagster_code_port": 24266,
+    "api_port": 28000,
+    "postgres_port": 25433,
+    "s3_port": 29000,
 }
 
 

@@ -126,16 +126,16 @@ def test_spark_job_runs_on_the_master_and_spark_and_pyiceberg_share_tables(stack
 def test_up_is_idempotent_data_persists_and_down_leaves_no_process() -> None:
     settings = test_settings(
         "lifecycle",
-        kafka_port=39192,
-        kafka_controller_port=39193,
-        spark_master_port=37177,
-        spark_master_web_port=38180,
-        spark_worker_web_port=38181,
-        spark_connect_port=35102,
-        spark_connect_ui_port=34140,
-        dagster_port=33100,
-        dagster_code_port=34366,
-        api_port=38100,
+        kafka_port=29192,
+        kafka_controller_port=29193,
+        spark_master_port=27177,
+        spark_master_web_port=28180,
+        spark_worker_web_port=28181,
+        spark_connect_port=25102,
+        spark_connect_ui_port=24140,
+        dagster_port=23100,
+        dagster_code_port=24366,
+        api_port=28100,
     )
     stack = Stack(settings)
     only = ["kafka", "catalog"]
@@ -171,7 +171,7 @@ def test_up_is_idempotent_data_persists_and_down_leaves_no_process() -> None:
 
 
 def test_port_in_use_is_one_clear_line() -> None:
-    settings = test_settings("portclash", kafka_port=39292, kafka_controller_port=39293)
+    settings = test_settings("portclash", kafka_port=29292, kafka_controller_port=29293)
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", settings.kafka_port))
         blocker.listen()

@@ -25,13 +25,13 @@ def test_postgres_s3_profile_serves_one_catalog_to_spark_and_pyiceberg() -> None
         postgres_password="test-catalog-password",
         s3_access_key="iot-test",
         s3_secret_key="test-object-store-secret",
-        spark_master_port=37277,
-        spark_master_web_port=38280,
-        spark_worker_web_port=38281,
-        spark_connect_port=35202,
-        spark_connect_ui_port=34240,
-        kafka_port=39392,
-        kafka_controller_port=39393,
+        spark_master_port=27277,
+        spark_master_web_port=28280,
+        spark_worker_web_port=28281,
+        spark_connect_port=25202,
+        spark_connect_ui_port=24240,
+        kafka_port=29392,
+        kafka_controller_port=29393,
     )
     assert settings.profile is Profile.POSTGRES_S3
     stack = Stack(settings)
